@@ -1,0 +1,134 @@
+"""Checkpoints through torch.distributed.checkpoint, committed atomically.
+
+Every rank writes its shards into a hidden temporary directory; once all have finished,
+rank 0 adds meta.json and renames it to `model.ckpt-<step>`. A crash at any point leaves
+only the hidden directory, which `latest_checkpoint` never picks and the next run removes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from typing import Any
+
+import torch
+import torch.distributed.checkpoint as dcp
+from torch.distributed.checkpoint.default_planner import DefaultLoadPlanner
+
+from rec_core.errors import CheckpointError
+from rec_core.logging_utils import get_logger
+from rec_dist.process_group import barrier, broadcast_object
+
+logger = get_logger(__name__)
+
+_CKPT_RE = re.compile(r"^model\.ckpt-(\d+)$")
+META_FILE = "meta.json"
+
+
+def checkpoint_dirs(model_dir: str) -> list[tuple[int, str]]:
+    """(step, path) of every complete checkpoint in model_dir, oldest first."""
+    if not os.path.isdir(model_dir):
+        return []
+    out = []
+    for name in os.listdir(model_dir):
+        m = _CKPT_RE.match(name)
+        path = os.path.join(model_dir, name)
+        if m and os.path.isfile(os.path.join(path, META_FILE)):
+            out.append((int(m.group(1)), path))
+    return sorted(out)
+
+
+def latest_checkpoint(model_dir: str) -> str | None:
+    """Path of the newest complete checkpoint in model_dir, or None."""
+    dirs = checkpoint_dirs(model_dir)
+    return dirs[-1][1] if dirs else None
+
+
+def resolve_checkpoint(path: str) -> str:
+    """A checkpoint dir itself, or the latest one inside a model_dir; error when there is none."""
+    if os.path.isfile(os.path.join(path, META_FILE)):
+        return path
+    latest = latest_checkpoint(path)
+    if latest is None:
+        raise CheckpointError(f"no checkpoint found at {path!r} (expected model.ckpt-<step>/ with {META_FILE})")
+    return latest
+
+
+def read_meta(ckpt: str) -> dict[str, Any]:
+    """The meta.json of a checkpoint (global_step, epoch, world_size)."""
+    with open(os.path.join(ckpt, META_FILE)) as f:
+        return json.load(f)
+
+
+def remove_incomplete(model_dir: str) -> None:
+    """Delete temporary directories left by interrupted saves (rank 0 only)."""
+    if not os.path.isdir(model_dir):
+        return
+    for name in os.listdir(model_dir):
+        if name.startswith(".model.ckpt-") and name.endswith(".tmp"):
+            shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
+
+
+def save_checkpoint(
+    model_dir: str,
+    step: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    meta: dict[str, Any],
+    rank: int,
+    keep_max: int = 0,
+) -> str:
+    """Save model (+ optimizer) state as model.ckpt-<step>; every rank must call it."""
+    final = os.path.join(model_dir, f"model.ckpt-{step}")
+    tmp = os.path.join(model_dir, f".model.ckpt-{step}.tmp")
+    if rank == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+    barrier()
+    state: dict[str, Any] = {"model": model.state_dict()}
+    if optimizer is not None:
+        state["optim"] = optimizer.state_dict()
+    dcp.save(state, checkpoint_id=tmp)
+    barrier()
+    if rank == 0:
+        with open(os.path.join(tmp, META_FILE), "w") as f:
+            json.dump({"global_step": step, **meta}, f)
+        if os.path.exists(final):
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+        if keep_max > 0:
+            for _, old in checkpoint_dirs(model_dir)[:-keep_max]:
+                shutil.rmtree(old, ignore_errors=True)
+        logger.info("saved checkpoint %s", final)
+    barrier()
+    return final
+
+
+def load_checkpoint(
+    ckpt: str,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    partial: bool = False,
+) -> dict[str, Any]:
+    """Restore model (and optimizer) state from `ckpt`; `partial` tolerates missing/extra params."""
+    if not os.path.isfile(os.path.join(ckpt, META_FILE)):
+        raise CheckpointError(f"{ckpt!r} is not a complete checkpoint (no {META_FILE})")
+    state: dict[str, Any] = {"model": model.state_dict()}
+    if optimizer is not None:
+        state["optim"] = optimizer.state_dict()
+    try:
+        dcp.load(state, checkpoint_id=ckpt, planner=DefaultLoadPlanner(allow_partial_load=partial))
+    except Exception as e:  # DCP reports shape/key mismatches in many exception types
+        raise CheckpointError(f"cannot restore {ckpt!r}: {type(e).__name__}: {e}") from e
+    model.load_state_dict(state["model"], strict=not partial)
+    if optimizer is not None:
+        optimizer.load_state_dict(state["optim"])
+    logger.info("restored %s from %s", "model and optimizer" if optimizer is not None else "model", ckpt)
+    return read_meta(ckpt)
+
+
+def agreed_latest(model_dir: str, rank: int) -> str | None:
+    """Rank 0's view of the latest checkpoint, shared with every rank."""
+    return broadcast_object(latest_checkpoint(model_dir) if rank == 0 else None)  # type: ignore[return-value]

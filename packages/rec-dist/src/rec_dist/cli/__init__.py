@@ -1,0 +1,1 @@
+"""Console scripts of rec-dist: rec-train, rec-eval, rec-predict."""

@@ -1,0 +1,116 @@
+"""FeatureParser: Arrow record batch in, `Batch` (KeyedJaggedTensor / KeyedTensor) out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import torch
+from torchrec.sparse.jagged_tensor import KeyedJaggedTensor, KeyedTensor
+
+from rec_core.batch import BASE_DATA_GROUP, Batch
+from rec_core.errors import DataError
+from rec_features.features.base import BaseFeature
+from rec_features.values import DenseValues, FeatureValues, SparseValues
+
+
+class FeatureParser:
+    """Computes every feature of a batch and packs the values into a `Batch`.
+
+    Picklable, so DataLoader workers run it; FG itself is NumPy/Arrow only (`compute`).
+    """
+
+    def __init__(
+        self,
+        features: Sequence[BaseFeature],
+        label_fields: Sequence[str] = (),
+        sample_weight_fields: Sequence[str] = (),
+        reserved_columns: Sequence[str] = (),
+    ) -> None:
+        self.features = list(features)
+        self.label_fields = list(label_fields)
+        self.sample_weight_fields = list(sample_weight_fields)
+        self.reserved_columns = list(reserved_columns)
+        self.sparse_names = [f.name for f in self.features if f.is_sparse]
+        self.dense_names = [f.name for f in self.features if not f.is_sparse]
+        self.has_weights = any(getattr(f, "weighted", False) for f in self.features)
+
+    def feature_columns(self) -> list[str]:
+        """The input columns the features read, each once, in first-use order."""
+        return list(dict.fromkeys(c for f in self.features for c in f.inputs))
+
+    def input_columns(self) -> list[str]:
+        """Every column to read: feature inputs, labels, sample weights, reserved columns."""
+        cols = self.feature_columns() + self.label_fields + self.sample_weight_fields + self.reserved_columns
+        return list(dict.fromkeys(cols))
+
+    def compute(self, batch: pa.RecordBatch | pa.Table | dict[str, pa.Array]) -> dict[str, FeatureValues]:
+        """Run FG: the values of every feature for the rows of `batch`."""
+        columns = _columns(batch)
+        return {f.name: f.process(columns) for f in self.features}
+
+    def to_batch(self, values: dict[str, FeatureValues], num_rows: int) -> Batch:
+        """Pack feature values into torch structures (zero-copy from NumPy)."""
+        batch = Batch(batch_size=num_rows)
+        if self.sparse_names:
+            sparse = [values[n] for n in self.sparse_names]
+            assert all(isinstance(v, SparseValues) for v in sparse)
+            weights = None
+            if self.has_weights:
+                weights = torch.from_numpy(
+                    np.concatenate(
+                        [v.weights if v.weights is not None else np.ones(len(v.values), np.float32) for v in sparse]  # type: ignore[union-attr]
+                    )
+                )
+            batch.sparse_features[BASE_DATA_GROUP] = KeyedJaggedTensor(
+                keys=self.sparse_names,
+                values=torch.from_numpy(np.concatenate([v.values for v in sparse])),
+                lengths=torch.from_numpy(np.concatenate([v.lengths for v in sparse]).astype(np.int32)),
+                weights=weights,
+                stride=num_rows,
+            )
+        if self.dense_names:
+            dense = [values[n] for n in self.dense_names]
+            assert all(isinstance(v, DenseValues) for v in dense)
+            batch.dense_features[BASE_DATA_GROUP] = KeyedTensor(
+                keys=self.dense_names,
+                length_per_key=[v.values.shape[1] for v in dense],
+                values=torch.from_numpy(np.concatenate([v.values for v in dense], axis=1)),
+            )
+        return batch
+
+    def __call__(self, batch: pa.RecordBatch | pa.Table) -> Batch:
+        """Parse one record batch into a `Batch` with labels, weights and reserved columns."""
+        columns = _columns(batch)
+        out = self.to_batch(self.compute(columns), batch.num_rows)
+        for name in self.label_fields:
+            out.labels[name] = _label_tensor(columns, name)
+        for name in self.sample_weight_fields:
+            out.sample_weights[name] = _label_tensor(columns, name).float()
+        if self.reserved_columns:
+            missing = [c for c in self.reserved_columns if c not in columns]
+            if missing:
+                raise DataError(f"reserved column(s) {missing} not in the input; columns: {sorted(columns)}")
+            out.reserves = pa.record_batch([columns[c] for c in self.reserved_columns], names=self.reserved_columns)
+        return out
+
+
+def _columns(batch: pa.RecordBatch | pa.Table | dict[str, pa.Array]) -> dict[str, pa.Array]:
+    if isinstance(batch, dict):
+        return batch
+    return {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
+
+
+def _label_tensor(columns: dict[str, pa.Array], name: str) -> torch.Tensor:
+    if name not in columns:
+        raise DataError(f"label/weight column {name!r} is missing; columns: {sorted(columns)}")
+    col = columns[name]
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if col.null_count:
+        raise DataError(f"label/weight column {name!r} has {col.null_count} null value(s)")
+    arr = col.to_numpy(zero_copy_only=False)
+    if np.issubdtype(arr.dtype, np.floating):
+        return torch.from_numpy(arr.astype(np.float32))
+    return torch.from_numpy(arr.astype(np.int64))
