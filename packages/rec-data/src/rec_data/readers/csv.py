@@ -52,7 +52,14 @@ class CsvReader(BaseReader):
 
     def _file_columns(self, path: str) -> list[str]:
         if self.options.with_header:
-            return _header(path, self.options.delimiter)
+            names = _header(path, self.options.delimiter)
+            repeated = sorted({n for n in names if names.count(n) > 1 or not n})
+            if repeated:
+                raise DataError(
+                    f"{path}: the header line repeats or leaves empty column names {repeated}; "
+                    "is with_header right for this file?"
+                )
+            return names
         if not self.options.fields:
             raise ConfigError(
                 "data_config.input_fields",
