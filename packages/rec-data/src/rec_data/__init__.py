@@ -1,5 +1,53 @@
-"""Readers, writers, datasets, samplers and synthetic data for rec."""
+"""Readers, writers, datasets, dataloaders and synthetic data for rec.
+
+Torch is imported only when the dataloader pieces are first used, so the readers, writers
+and the `rec-data` CLI start quickly.
+"""
+
+from __future__ import annotations
 
 from importlib.metadata import version as _version
+from typing import Any
+
+from rec_data.fields import input_fields, parse_input_fields_str
+from rec_data.options import CsvOptions
+from rec_data.paths import expand_input_path, split_path_list
+from rec_data.readers import BaseReader, CsvReader, ParquetReader, create_reader
+from rec_data.writers import BaseWriter, CsvWriter, ParquetWriter, create_writer
 
 __version__ = _version("rec-data")
+
+__all__ = [
+    "BaseReader",
+    "BaseWriter",
+    "CsvOptions",
+    "CsvReader",
+    "CsvWriter",
+    "ParquetReader",
+    "ParquetWriter",
+    "RecordBatchDataset",
+    "create_dataloader",
+    "create_reader",
+    "create_writer",
+    "expand_input_path",
+    "generate_table",
+    "input_fields",
+    "parse_input_fields_str",
+    "split_path_list",
+    "write_synth",
+]
+
+_LAZY = {
+    "create_dataloader": "rec_data.loader",
+    "RecordBatchDataset": "rec_data.dataset",
+    "generate_table": "rec_data.synth",
+    "write_synth": "rec_data.synth",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rec_data' has no attribute {name!r}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import fsspec
 import pyarrow as pa
@@ -28,7 +29,7 @@ def _header(path: str, delimiter: str) -> list[str]:
     return [c.strip() for c in first] if first else []
 
 
-def _locate(path: str, opts: CsvOptions, predicate) -> int | None:  # type: ignore[no-untyped-def]
+def _locate(path: str, opts: CsvOptions, predicate: Callable[[list[str]], bool]) -> int | None:
     """The 1-based line of the first data row for which predicate(fields) holds; None if none."""
     with fsspec.open(path, "rt", encoding="utf-8", newline="") as f:
         rows = csv.reader(f, delimiter=opts.delimiter)
@@ -46,7 +47,7 @@ class CsvReader(BaseReader):
     kind = "csv"
     split_unit = "CSV file"
 
-    def __init__(self, input_path: str, *, options: CsvOptions | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, input_path: str, *, options: CsvOptions | None = None, **kwargs: Any) -> None:
         self.options = options or CsvOptions()
         super().__init__(input_path, **kwargs)
 
