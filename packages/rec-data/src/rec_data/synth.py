@@ -127,8 +127,8 @@ def _cat_column(
 def _float_values(spec: ColumnSpec, rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
     """`count` values and their unit-variance signal (the bucket index when boundaries exist)."""
     if not spec.boundaries:
-        v = rng.standard_normal(count)
-        return v, v
+        z = rng.standard_normal(count)
+        return (np.exp(z) if spec.positive else z), z
     edges = np.asarray(spec.boundaries, np.float64)
     span = (edges[-1] - edges[0]) / max(1, len(edges) - 1) or 1.0
     lo = np.concatenate([[edges[0] - span], edges])

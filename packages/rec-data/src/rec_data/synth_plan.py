@@ -39,6 +39,7 @@ class ColumnSpec:
     nullable: bool = False
     weighted: bool = False  # cat: "id:weight" strings
     boundaries: tuple[float, ...] = ()  # float: spread values over these buckets
+    positive: bool = False  # float: log-normal raw values (prices, counts) rather than N(0, 1)
     keys: int = 0  # map kinds: size of the key universe
     kv_delim: str = ":"
     key_prefix: str = "k"
@@ -150,6 +151,8 @@ def _raw_input_specs(kind: str, msg: Any) -> list[tuple[str, ColumnSpec]]:
             spec = _float(name, msg)
             if kind != "raw_feature":
                 spec = dataclasses.replace(spec, dim=1)
+            # Raw numbers are mostly positive, so log normalizers (log10, ...) keep their signal.
+            spec = dataclasses.replace(spec, positive=spec.dim == 1)
         elif role == "map":
             discrete = bool(msg.need_discrete)
             spec = ColumnSpec(name, "lookup_map", keys=16, list_sep=sep, label_effect=False,
@@ -185,7 +188,8 @@ def _encoded_spec(column: str, kind: str, msg: Any, bucketize_only: bool) -> Col
     """The one column of a feature in FG_NONE (bucketized ids/floats) or FG_BUCKETIZE (pre-bucketize)."""
     size = num_embeddings(kind, msg)
     if size is None or (bucketize_only and _has(msg, "boundaries")):
-        return _float(column, msg)
+        spec = _float(column, msg)
+        return dataclasses.replace(spec, positive=bucketize_only and spec.dim == 1)
     if not bucketize_only:
         spec = ColumnSpec(column, "cat", min(size, MAX_CARDINALITY))
         if kind == "id_feature" and msg.weighted:
