@@ -255,3 +255,11 @@ def test_which_msg() -> None:
     with pytest.raises(ConfigError, match="no oneof 'modle'"):
         which_msg(model_pb2.ModelConfig(), "modle")
     assert which_msg_type(optimizer_pb2.SparseOptimizer(adam_optimizer={"lr": 1}), "optimizer") == "FusedAdamOptimizer"
+
+
+def test_two_oneof_members_warn_and_last_wins(tmp_path: Path, rec_log) -> None:
+    text = "train_config {\n  sparse_optimizer {\n    adagrad_optimizer { lr: 1 }\n    adam_optimizer { lr: 2 }\n  }\n}\n"
+    config = load_pipeline_config(_write(tmp_path, text))
+    assert config.train_config.sparse_optimizer.WhichOneof("optimizer") == "adam_optimizer"
+    warnings = [r.getMessage() for r in rec_log.records]
+    assert any("train_config.sparse_optimizer.adam_optimizer: line 4: two members of one oneof" in w for w in warnings)
