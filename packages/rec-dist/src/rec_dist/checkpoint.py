@@ -25,6 +25,7 @@ logger = get_logger(__name__)
 
 _CKPT_RE = re.compile(r"^model\.ckpt-(\d+)$")
 META_FILE = "meta.json"
+PLAN_FILE = "plan.json"
 
 
 def checkpoint_dirs(model_dir: str) -> list[tuple[int, str]]:
@@ -93,6 +94,12 @@ def save_checkpoint(
     dcp.save(state, checkpoint_id=tmp)
     barrier()
     if rank == 0:
+        plan = getattr(model, "plan", None)
+        if plan is not None:
+            from rec_dist.sharding import plan_to_dict
+
+            with open(os.path.join(tmp, PLAN_FILE), "w") as f:
+                json.dump(plan_to_dict(plan), f, indent=1)
         with open(os.path.join(tmp, META_FILE), "w") as f:
             json.dump({"global_step": step, **meta}, f)
         if os.path.exists(final):

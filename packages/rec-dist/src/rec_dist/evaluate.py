@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterable
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from rec_core.batch import Batch
@@ -31,7 +32,8 @@ def evaluate(
     """Run `wrapped` (a TrainWrapper, possibly sharded) over `loader`; metric name -> value."""
     model = unwrap_model(wrapped)
     wrapped.eval()
-    progress = Progress(num_steps or None, "eval", log_every)
+    is_chief = not dist.is_initialized() or dist.get_rank() == 0
+    progress = Progress(num_steps or None, "eval", log_every, enabled=is_chief)
     it = iter(loader)
     with torch.no_grad():
         while not num_steps or progress.step < num_steps:

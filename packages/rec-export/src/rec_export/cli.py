@@ -28,3 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     export(args.pipeline_config_path, args.export_dir, args.checkpoint_path, assets, args.edit_config_json)
     print(f"exported to {args.export_dir}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

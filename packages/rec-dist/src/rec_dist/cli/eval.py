@@ -31,3 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         destroy_process_group()
     print("eval: " + " ".join(f"{k}={v:.6f}" for k, v in sorted(metrics.items())), flush=True)
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -35,3 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         destroy_process_group()
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -36,3 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     if metrics and os.environ.get("RANK", "0") == "0":
         print("final eval: " + " ".join(f"{k}={v:.6f}" for k, v in sorted(metrics.items())), flush=True)
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
