@@ -56,18 +56,3 @@ def synth_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         )
         assert result.returncode == 0, result.stderr
     return paths
-
-
-@pytest.fixture
-def small_config(tmp_path: Path, synth_data: dict[str, Path]) -> Path:
-    """The quickstart config on the small synth data, model_dir in tmp_path, 2 epochs."""
-    return write_config(
-        tmp_path / "pipeline.config",
-        {
-            "train_input_path": str(synth_data["train"]),
-            "eval_input_path": str(synth_data["eval"]),
-            "model_dir": str(tmp_path / "model"),
-            "data_config.batch_size": 256,
-            "train_config.save_checkpoints_steps": 20,
-        },
-    )
