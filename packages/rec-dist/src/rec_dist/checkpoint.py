@@ -80,8 +80,12 @@ def save_checkpoint(
     meta: dict[str, Any],
     rank: int,
     keep_max: int = 0,
+    protect: str | None = None,
 ) -> str:
-    """Save model (+ optimizer) state as model.ckpt-<step>; every rank must call it."""
+    """Save model (+ optimizer) state as model.ckpt-<step>; every rank must call it.
+
+    With keep_max > 0 older checkpoints are pruned, except `protect` (e.g. the best one).
+    """
     final = os.path.join(model_dir, f"model.ckpt-{step}")
     tmp = os.path.join(model_dir, f".model.ckpt-{step}.tmp")
     if rank == 0:
@@ -107,7 +111,8 @@ def save_checkpoint(
         os.rename(tmp, final)
         if keep_max > 0:
             for _, old in checkpoint_dirs(model_dir)[:-keep_max]:
-                shutil.rmtree(old, ignore_errors=True)
+                if old != protect:
+                    shutil.rmtree(old, ignore_errors=True)
         logger.info("saved checkpoint %s", final)
     barrier()
     return final
@@ -116,24 +121,64 @@ def save_checkpoint(
 def load_checkpoint(
     ckpt: str,
     model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
+    optimizer: Any = None,
     partial: bool = False,
+    param_map: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Restore model (and optimizer) state from `ckpt`; `partial` tolerates missing/extra params."""
+    """Restore model (and optimizer) state from `ckpt`.
+
+    `partial` tolerates parameters missing from the checkpoint; `param_map` maps a model
+    parameter name to the name it has in the checkpoint (for warm starts across renames).
+    """
     if not os.path.isfile(os.path.join(ckpt, META_FILE)):
         raise CheckpointError(f"{ckpt!r} is not a complete checkpoint (no {META_FILE})")
-    state: dict[str, Any] = {"model": model.state_dict()}
+    model_state = model.state_dict()
+    # DCP loads in place into these tensors, so renaming the keys loads old names into new params
+    state: dict[str, Any] = {"model": {(param_map or {}).get(k, k): v for k, v in model_state.items()}}
     if optimizer is not None:
         state["optim"] = optimizer.state_dict()
     try:
         dcp.load(state, checkpoint_id=ckpt, planner=DefaultLoadPlanner(allow_partial_load=partial))
     except Exception as e:  # DCP reports shape/key mismatches in many exception types
         raise CheckpointError(f"cannot restore {ckpt!r}: {type(e).__name__}: {e}") from e
-    model.load_state_dict(state["model"], strict=not partial)
+    model.load_state_dict(model_state, strict=not partial)
     if optimizer is not None:
         optimizer.load_state_dict(state["optim"])
     logger.info("restored %s from %s", "model and optimizer" if optimizer is not None else "model", ckpt)
     return read_meta(ckpt)
+
+
+def read_param_map(path: str) -> dict[str, str]:
+    """`new_name<TAB>old_name` lines of a fine_tune_ckpt_param_map file (empty path: no map)."""
+    if not path:
+        return {}
+    out = {}
+    with open(path) as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 2:
+                raise CheckpointError(f"{path}: line {i}: expected `new_name<TAB>old_name`")
+            out[parts[0]] = parts[1]
+    return out
+
+
+def best_checkpoint(model_dir: str, results_path: str, export_config: Any) -> str | None:
+    """The existing checkpoint with the best eval metric (export_config's best_exporter_metric)."""
+    if not os.path.isfile(results_path):
+        return None
+    metric = export_config.best_exporter_metric or "auc"
+    sign = 1.0 if export_config.metric_larger_is_better else -1.0
+    existing = {step: path for step, path in checkpoint_dirs(model_dir)}
+    best: tuple[float, str] | None = None
+    with open(results_path) as f:
+        for line in f:
+            row = json.loads(line)
+            step, value = row.get("global_step"), row.get(metric)
+            if value is not None and step in existing and (best is None or sign * value > best[0]):
+                best = (sign * value, existing[step])
+    return best[1] if best else None
 
 
 def agreed_latest(model_dir: str, rank: int) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 
 class Summary:
@@ -21,6 +22,14 @@ class Summary:
         if self._writer is not None:
             for k, v in values.items():
                 self._writer.add_scalar(f"{prefix}{k}", v, step)
+
+    def histograms(self, tensors: dict[str, Any], step: int) -> None:
+        """Record a histogram of each (local) tensor, e.g. parameters."""
+        if self._writer is not None:
+            for k, v in tensors.items():
+                local = v.local_shards()[0].tensor if hasattr(v, "local_shards") else v
+                if local.numel():
+                    self._writer.add_histogram(k, local.detach().float().cpu(), step)
 
     def close(self) -> None:
         """Flush and close."""
