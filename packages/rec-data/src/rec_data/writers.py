@@ -13,6 +13,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from rec_core.errors import DataError
@@ -44,9 +45,14 @@ class BaseWriter(ABC):
     """Writes to a hidden temp file beside the target and renames it into place on close().
 
     Leaving a `with` block by an exception, or calling abort(), deletes the temp file, so a
-    file under the final name is always complete.
+    file under the final name is always complete. A process killed mid-way leaves only the
+    hidden temp file (`.<name>.tmp-<id>`), which readers skip.
+
+    A plugin writer (entry-point group `rec.writers`) subclasses this, sets `kind` and
+    `extension`, and implements `_open`, `_write` and `_finish`.
     """
 
+    kind = ""
     extension = ""
 
     def __init__(self, path: str, rank: int = 0) -> None:
@@ -151,6 +157,7 @@ class BaseWriter(ABC):
 class ParquetWriter(BaseWriter):
     """Writes one Parquet file; each write() call becomes row groups of at most row_group_size."""
 
+    kind = "parquet"
     extension = "parquet"
 
     def __init__(self, path: str, rank: int = 0, *, row_group_size: int = 65536) -> None:
@@ -192,6 +199,7 @@ def _csv_ready(table: pa.Table, separator: str) -> pa.Table:
 class CsvWriter(BaseWriter):
     """Writes one delimited text file with a header line (unless include_header=False)."""
 
+    kind = "csv"
     extension = "csv"
 
     def __init__(
@@ -225,11 +233,45 @@ class CsvWriter(BaseWriter):
             self._writer.close()
 
 
-WRITERS: dict[str, type[BaseWriter]] = {"parquet": ParquetWriter, "csv": CsvWriter}
+class ArrowWriter(BaseWriter):
+    """Writes one Arrow IPC file (Feather v2 format); each write() call is one record batch or more."""
+
+    kind = "arrow"
+    extension = "arrow"
+
+    def __init__(self, path: str, rank: int = 0, *, max_chunksize: int | None = 65536) -> None:
+        super().__init__(path, rank)
+        self.max_chunksize = max_chunksize
+        self._writer: ipc.RecordBatchFileWriter | None = None
+
+    def _open(self, handle: IO[bytes], schema: pa.Schema) -> None:
+        self._writer = ipc.new_file(handle, schema)
+
+    def _write(self, table: pa.Table) -> None:
+        assert self._writer is not None
+        self._writer.write_table(table, max_chunksize=self.max_chunksize)
+
+    def _finish(self) -> None:
+        assert self._writer is not None
+        self._writer.close()
+
+
+# The built-in kinds; create_writer also finds every `rec.writers` plugin by name or kind.
+WRITERS: dict[str, type[BaseWriter]] = {"parquet": ParquetWriter, "csv": CsvWriter, "arrow": ArrowWriter}
 
 
 def create_writer(path: str, rank: int = 0, kind: str = "parquet", **options: Any) -> BaseWriter:
-    """A writer of `kind` ("parquet" or "csv") for rank `rank` under `path`."""
-    if kind not in WRITERS:
-        raise DataError(f"unknown writer kind {kind!r}; expected one of {', '.join(WRITERS)}")
-    return WRITERS[kind](path, rank, **options)
+    """A writer for rank `rank` under `path`: `kind` is a kind ("parquet", "csv", "arrow", a
+    plugin's) or a `rec.writers` name ("ParquetWriter", ...)."""
+    if kind in WRITERS:
+        return WRITERS[kind](path, rank, **options)
+    from rec_core.errors import PluginError
+
+    from rec_data.plugins import WRITERS as GROUP
+    from rec_data.plugins import resolve
+
+    try:
+        cls = resolve(GROUP, kind)
+    except PluginError as e:
+        raise DataError(f"unknown writer kind {kind!r}: {e}") from e
+    return cls(path, rank, **options)

@@ -41,15 +41,32 @@ def _locate(path: str, opts: CsvOptions, predicate: Callable[[list[str]], bool])
     return None
 
 
+def _has_data_line(path: str, with_header: bool, probe: int = 1 << 20) -> bool:
+    """Whether a CSV file has a row beyond its header (reads at most the first MiB)."""
+    with fsspec.open(path, "rb") as f:
+        head = f.read(probe + 1)
+    if len(head) > probe:
+        return True  # more than a MiB: not a header alone
+    non_blank = sum(1 for line in head.splitlines() if line.strip())
+    return non_blank > int(with_header)
+
+
 class CsvReader(BaseReader):
     """Reads delimited text files; without a header the columns are named by input_fields."""
 
     kind = "csv"
     split_unit = "CSV file"
+    extensions = (".csv",)
 
     def __init__(self, input_path: str, *, options: CsvOptions | None = None, **kwargs: Any) -> None:
         self.options = options or CsvOptions()
         super().__init__(input_path, **kwargs)
+
+    @classmethod
+    def from_data_config(cls, data_config: Any, input_path: str, **kwargs: Any) -> CsvReader:
+        """A CsvReader with DataConfig.delimiter, with_header and input_fields(_str)."""
+        options = CsvOptions.from_data_config(data_config) if data_config is not None else None
+        return cls(input_path, options=options, **kwargs)
 
     def _file_columns(self, path: str) -> list[str]:
         if self.options.with_header:
@@ -74,8 +91,8 @@ class CsvReader(BaseReader):
         for path in self.files:
             fs, p = fsspec.core.url_to_fs(path)
             size = fs.size(p)
-            if not size:
-                continue  # an empty file holds no rows, not even a header
+            if not size or not _has_data_line(path, self.options.with_header):
+                continue  # an empty file (or a header alone) holds no rows
             available = self._file_columns(path)
             wanted = select_columns(available, columns if names is None else names, path)
             names = names or wanted

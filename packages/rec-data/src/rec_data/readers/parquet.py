@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 from rec_core.errors import DataError
 
-from rec_data.readers.base import BaseReader, conform, select_columns
+from rec_data.readers.base import BaseReader, check_file_schema, conform, select_columns
 from rec_data.readers.splits import Split
 
 # Largest raw batch pulled from a row group; rebatching cuts the stream to batch_size anyway.
@@ -35,6 +35,7 @@ class ParquetReader(BaseReader):
 
     kind = "parquet"
     split_unit = "Parquet row group"
+    extensions = (".parquet", ".pq")
 
     def _plan(self, columns: list[str] | None) -> tuple[pa.Schema, list[Split]]:
         schema: pa.Schema | None = None
@@ -43,11 +44,12 @@ class ParquetReader(BaseReader):
             pf = open_parquet(path)
             try:
                 file_schema = pf.schema_arrow
-                wanted = select_columns(file_schema.names, columns, path)
                 if schema is None:
+                    wanted = select_columns(file_schema.names, columns, path)
                     schema = pa.schema([file_schema.field(c) for c in wanted])
+                    self.schema_source = path
                 else:
-                    select_columns(file_schema.names, schema.names, path)
+                    check_file_schema(file_schema, schema, path, self.schema_source)
                 meta = pf.metadata
                 for rg in range(meta.num_row_groups):
                     n = meta.row_group(rg).num_rows

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from rec_core.errors import DataError
+from rec_core.logging_utils import get_logger
+
+logger = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,16 +54,32 @@ def assign_splits(
 
 
 def check_enough_splits(
-    splits: Sequence[Split], unit: str, world_size: int, num_workers: int, input_path: str
+    splits: Sequence[Split],
+    unit: str,
+    world_size: int,
+    num_workers: int,
+    input_path: str,
+    *,
+    allow_idle: bool = False,
 ) -> None:
-    """Raise when some of the world_size × num_workers readers would get no split."""
+    """Raise when some of the world_size × num_workers readers would get no split.
+
+    With `allow_idle` only warn: the readers left without a split yield no rows.
+    """
     readers = world_size * max(1, num_workers)
     if len(splits) >= readers:
         return
     workers_fit = max(1, len(splits) // world_size)
-    raise DataError(
+    counts = (
         f"input {input_path!r} has {len(splits)} {unit}(s) but {world_size} rank(s) x "
-        f"{max(1, num_workers)} worker(s) = {readers} readers each need at least one; "
+        f"{max(1, num_workers)} worker(s) = {readers} readers"
+    )
+    if allow_idle:
+        logger.warning("%s: %d reader(s) will read nothing", counts, readers - len(splits))
+        return
+    raise DataError(
+        f"{counts} each need at least one; "
         f"set data_config.num_workers to at most {workers_fit}, use fewer ranks, "
-        f"or write the data as more {unit}s"
+        f"write the data as more {unit}s, or allow idle readers "
+        "(create_dataloader(allow_idle_readers=True) or REC_ALLOW_IDLE_READERS=1)"
     )
