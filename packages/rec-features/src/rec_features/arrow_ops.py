@@ -17,19 +17,60 @@ def is_list(t: pa.DataType) -> bool:
     return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
 
 
-def fill_default(col: pa.Array, default: str) -> pa.Array:
-    """Replace null (and, for strings, empty) entries by `default`; an empty default keeps them null."""
+def is_map(t: pa.DataType) -> bool:
+    """True for map types (`key -> item` pairs per row)."""
+    return pa.types.is_map(t)
+
+
+def decode(col: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous, typed, non-dictionary array (Parquet readers may hand out any of these forms)."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    if pa.types.is_null(col.type):
+        # an all-null column built without a schema (e.g. from JSON rows) has no value type
+        col = pa.nulls(len(col), pa.string())
+    return col
+
+
+def fill_default(col: pa.Array, default: str, separator: str = "\x1d") -> pa.Array:
+    """Replace null (and, for strings, empty) entries by `default`; an empty default keeps them null.
+
+    A null row of a list column becomes `default` split on `separator`, cast to the list's type.
+    """
     if is_string(col.type):
         empty = pc.equal(col, "")
         col = pc.if_else(empty, pa.scalar(None, col.type), col)
         return col if default == "" else pc.fill_null(col, default)
-    if is_list(col.type) or default == "":
+    if default == "" or not col.null_count:
         return col
-    if pa.types.is_integer(col.type):
-        return pc.fill_null(col, int(float(default)))
-    if pa.types.is_floating(col.type):
-        return pc.fill_null(col, float(default))
+    if is_list(col.type):
+        value_type = col.type.value_type
+        tokens = pa.array(default.split(separator), pa.string())
+        try:
+            fill = pa.scalar(pc.cast(tokens, value_type).to_pylist(), pa.list_(value_type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+            raise ValueError(f"default value {default!r} does not fit a {col.type} column: {e}") from e
+        if not pa.types.is_list(col.type):
+            col = pc.cast(col, pa.list_(value_type))
+        return pc.fill_null(col, fill)
+    try:
+        if pa.types.is_integer(col.type):
+            return pc.fill_null(col, int(float(default)))
+        if pa.types.is_floating(col.type):
+            return pc.fill_null(col, float(default))
+    except ValueError as e:
+        raise ValueError(f"default value {default!r} does not fit a {col.type} column") from e
     return col
+
+
+def map_lists(col: pa.MapArray) -> tuple[pa.ListArray, pa.ListArray]:
+    """The keys and the items of a map column as two list arrays (a null row stays null in both)."""
+    mask = pc.is_null(col) if col.null_count else None
+    keys = pa.ListArray.from_arrays(col.offsets, col.keys, mask=mask)
+    items = pa.ListArray.from_arrays(col.offsets, col.items, mask=mask)
+    return keys, items
 
 
 def to_token_lists(col: pa.Array, separator: str) -> pa.ListArray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Sequence
 
 import torch
@@ -28,14 +29,28 @@ def parse_init_fn(spec: str, where: str) -> Callable[[torch.Tensor], torch.Tenso
         if "=" not in a:
             raise ConfigError(where, f"init_fn argument {a!r} is not key=value")
         k, v = a.split("=", 1)
-        kwargs[k.strip()] = float(v)
+        try:
+            kwargs[k.strip()] = float(v)
+        except ValueError as e:
+            raise ConfigError(where, f"init_fn argument {a!r} is not a number") from e
+    try:
+        # bind now so a wrong keyword fails at config time, not when the table is first built
+        inspect.signature(fn).bind_partial(**kwargs)
+    except TypeError as e:
+        raise ConfigError(where, f"init_fn {name!r} does not take {sorted(kwargs)}: {e}") from e
     return functools.partial(fn, **kwargs)
 
 
-def embedding_bag_configs(features: Sequence[BaseFeature], name_suffix: str = "", dim: int | None = None) -> list[EmbeddingBagConfig]:
+def embedding_bag_configs(
+    features: Sequence[BaseFeature],
+    name_suffix: str = "",
+    dim: int | None = None,
+    init_fn: str | None = None,
+) -> list[EmbeddingBagConfig]:
     """One EmbeddingBagConfig per table; features naming the same table must agree on its shape.
 
-    `name_suffix` and `dim` build a separate set of tables (e.g. `_wide` tables of width 4).
+    `name_suffix` and `dim` build a separate set of tables (e.g. `_wide` tables of width 4);
+    a non-empty `init_fn` replaces every feature's own (e.g. a model's `wide_init_fn`).
     """
     tables: dict[str, EmbeddingBagConfig] = {}
     for f in features:
@@ -63,6 +78,8 @@ def embedding_bag_configs(features: Sequence[BaseFeature], name_suffix: str = ""
             num_embeddings=f.num_embeddings,
             feature_names=[f.name],
             pooling=_POOLING[f.pooling],
-            init_fn=parse_init_fn(f.init_fn, f"feature {f.name!r}.init_fn"),
+            init_fn=parse_init_fn(init_fn, f"wide_init_fn (feature {f.name!r})")
+            if init_fn
+            else parse_init_fn(f.init_fn, f"feature {f.name!r}.init_fn"),
         )
     return list(tables.values())

@@ -45,9 +45,13 @@ def parse_normalizer(spec: str, field_path: str = "normalizer") -> Callable[[np.
     if method == "zscore":
         mean = _float(p, "mean", field_path, 0.0)
         std = _float(p, "standard_deviation", field_path, 1.0)
+        if std == 0:
+            raise ConfigError(field_path, "zscore normalizer needs standard_deviation != 0")
         return lambda x: ((x - mean) / std).astype(np.float32)
     if method == "minmax":
         lo = _float(p, "min", field_path)
         hi = _float(p, "max", field_path)
+        if hi <= lo:
+            raise ConfigError(field_path, f"minmax normalizer needs max > min, got min={lo} max={hi}")
         return lambda x: ((x - lo) / (hi - lo)).astype(np.float32)
     raise ConfigError(field_path, f"unknown normalizer method {method!r}; expected log10, zscore or minmax")

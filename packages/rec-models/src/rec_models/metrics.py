@@ -15,6 +15,7 @@ from rec_core.registry import registry
 
 def auc(config: Any, num_class: int) -> torchmetrics.Metric:
     """Binary ROC AUC over probabilities (binned with `thresholds` bins when set)."""
+    _binary_only("auc", num_class)
     thresholds = int(config.thresholds) if config.thresholds else None
     return BinaryAUROC(thresholds=thresholds)
 
@@ -36,6 +37,12 @@ def mean_absolute_error(config: Any, num_class: int) -> torchmetrics.Metric:
     return torchmetrics.MeanAbsoluteError()
 
 
+def _binary_only(name: str, num_class: int) -> None:
+    # AUC ranks one score per row: sigmoid probs (num_class 1) or the positive-class prob (2)
+    if num_class > 2:
+        raise ConfigError("model_config.num_class", f"{name} needs num_class 1 or 2, got {num_class}")
+
+
 class GroupedAUC(torchmetrics.Metric):
     """Mean of per-group AUCs (e.g. per user), over groups holding both classes."""
 
@@ -43,6 +50,9 @@ class GroupedAUC(torchmetrics.Metric):
 
     def __init__(self, config: Any, num_class: int) -> None:
         super().__init__()
+        _binary_only("grouped_auc", num_class)
+        if not config.grouping_key:
+            raise ConfigError("model_config.metrics.grouped_auc.grouping_key", "names the sparse feature to group by")
         self.grouping_key = config.grouping_key
         self.add_state("preds", default=[], dist_reduce_fx="cat")
         self.add_state("target", default=[], dist_reduce_fx="cat")

@@ -127,11 +127,13 @@ def lr_function(config: Any, lr: float, where: str) -> tuple[Callable[[int], flo
             )
 
         def manual(t: int) -> float:
-            i = bisect.bisect_right(sizes, t)
+            # TorchEasyRec switches to learning_rates[i] once t passes schedule_sizes[i] (t > size)
+            i = bisect.bisect_left(sizes, t)
             if i > 0:
                 return rates[i - 1]
-            if c.warmup and sizes:
-                return rates[0] * t / sizes[0]
+            if c.warmup and sizes and sizes[0] > 0:
+                # linear from the optimizer's lr at t=0 to learning_rates[0] at schedule_sizes[0]
+                return lr + (rates[0] - lr) * t / sizes[0]
             return lr
 
         return manual, c.by_epoch

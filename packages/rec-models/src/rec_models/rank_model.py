@@ -30,20 +30,30 @@ class RankModel(BaseModel):
         sample_weights: Sequence[str] = (),
         device: torch.device | None = None,
         wide_embedding_dim: int = 4,
+        wide_init_fn: str = "",
     ) -> None:
         super().__init__(model_config, features, labels, sample_weights, device)
         if not self.labels:
             raise ConfigError("data_config.label_fields", "a ranking model needs a label field")
         self.num_class = int(model_config.num_class) or 1
-        self.embedding_group = EmbeddingGroup(features, list(model_config.feature_groups), wide_embedding_dim, device)
+        self.embedding_group = EmbeddingGroup(
+            features, list(model_config.feature_groups), wide_embedding_dim, device, wide_init_fn=wide_init_fn
+        )
         for loss_cfg in model_config.losses:
             name, module = create_loss(loss_cfg, self.num_class)
             self.loss_modules[name] = module
         if not self.loss_modules:
             raise ConfigError("model_config.losses", "no loss is configured (e.g. losses { binary_cross_entropy {} })")
         self._regression = set(self.loss_modules) <= _REGRESSION_LOSSES
-        for metric_cfg in model_config.metrics:
+        sparse_names = {f.name for f in features if f.is_sparse}
+        for i, metric_cfg in enumerate(model_config.metrics):
             name, metric = create_metric(metric_cfg, self.num_class)
+            if isinstance(metric, GroupedAUC) and metric.grouping_key not in sparse_names:
+                # checked here so a typo fails at build time, not after the first training steps
+                raise ConfigError(
+                    f"model_config.metrics[{i}].{name}.grouping_key",
+                    f"{metric.grouping_key!r} is not a sparse feature; sparse features: {sorted(sparse_names)}",
+                )
             self.metrics[name] = metric
 
     def output_layer(self, in_features: int) -> nn.Linear:

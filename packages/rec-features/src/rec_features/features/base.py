@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from rec_features import arrow_ops
 from rec_features.errors import InvalidFgInputError
 from rec_features.values import FeatureValues
 
@@ -45,6 +46,10 @@ class BaseFeature:
     def name(self) -> str:
         """The feature name (the model and the exported signature use it)."""
         return self.config.feature_name
+
+    def field_path(self, field: str) -> str:
+        """Where a config error sits, e.g. `id_feature 'cat_0'.num_buckets`."""
+        return f"{self.config_name or type(self).__name__} {self.name!r}.{field}"
 
     @property
     def is_sparse(self) -> bool:
@@ -110,8 +115,14 @@ class BaseFeature:
             raise InvalidFgInputError(
                 self.name, f"input column {name!r} is missing; available: {sorted(columns)}"
             )
-        col = columns[name]
-        return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        return arrow_ops.decode(columns[name])
+
+    def fill_default(self, col: pa.Array, default: str, separator: str) -> pa.Array:
+        """`arrow_ops.fill_default`, with a default that cannot fit the column named as this feature's error."""
+        try:
+            return arrow_ops.fill_default(col, default, separator)
+        except ValueError as e:
+            raise InvalidFgInputError(self.name, str(e)) from e
 
     def process(self, columns: dict[str, pa.Array]) -> FeatureValues:
         """Compute the feature for a batch of input columns."""

@@ -18,7 +18,13 @@ class DeepFM(RankModel):
 
     def __init__(self, model_config: Any, *args: Any, **kwargs: Any) -> None:
         cfg = model_config.deepfm
-        super().__init__(model_config, *args, wide_embedding_dim=int(cfg.wide_embedding_dim or 4), **kwargs)
+        super().__init__(
+            model_config,
+            *args,
+            wide_embedding_dim=int(cfg.wide_embedding_dim or 4),
+            wide_init_fn=cfg.wide_init_fn,
+            **kwargs,
+        )
         eg = self.embedding_group
         self.fm_group = "fm" if eg.has_group("fm") else "deep"
         fm_dims = eg.group_dims(self.fm_group)

@@ -16,7 +16,13 @@ class WideAndDeep(RankModel):
 
     def __init__(self, model_config: Any, *args: Any, **kwargs: Any) -> None:
         cfg = model_config.wide_and_deep
-        super().__init__(model_config, *args, wide_embedding_dim=int(cfg.wide_embedding_dim or 4), **kwargs)
+        super().__init__(
+            model_config,
+            *args,
+            wide_embedding_dim=int(cfg.wide_embedding_dim or 4),
+            wide_init_fn=cfg.wide_init_fn,
+            **kwargs,
+        )
         eg = self.embedding_group
         eg.group_dims("wide")
         self.deep = MLP.from_config(eg.group_total_dim("deep"), cfg.deep)

@@ -1,6 +1,7 @@
 """Feature-interaction modules: factorization machine and DLRM's pairwise dot interaction."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: an FX trace rooted at one of these modules copies
+# its forward annotations, and TorchScript cannot resolve them when they are strings.
 
 import torch
 from torch import nn

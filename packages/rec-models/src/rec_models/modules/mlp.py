@@ -1,6 +1,7 @@
 """MLP: stacked Linear layers with optional batch/layer norm, activation and dropout."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: an FX trace rooted at one of these modules copies
+# its forward annotations, and TorchScript cannot resolve them when they are strings.
 
 from collections.abc import Sequence
 from typing import Any
@@ -18,8 +19,11 @@ def create_activation(name: str, where: str = "activation") -> nn.Module:
     cls = getattr(nn, cls_name.rsplit(".", 1)[-1], None)
     if cls is None or not isinstance(cls, type) or not issubclass(cls, nn.Module):
         raise ConfigError(where, f"unknown activation {name!r}; expected a torch.nn module name like nn.ReLU")
-    args = [float(a) for a in arg_str.rstrip(")").split(",") if a.strip()]
-    return cls(*args)
+    try:
+        args = [float(a) for a in arg_str.rstrip(")").split(",") if a.strip()]
+        return cls(*args)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(where, f"cannot build activation {name!r}: {e}") from e
 
 
 class MLP(nn.Module):
@@ -63,7 +67,7 @@ class MLP(nn.Module):
         return self.layers(x)
 
     @classmethod
-    def from_config(cls, in_features: int, config: Any) -> MLP:
+    def from_config(cls, in_features: int, config: Any) -> "MLP":  # noqa: UP037
         """Build from an MLP proto message."""
         return cls(
             in_features,
