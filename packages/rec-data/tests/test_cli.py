@@ -56,3 +56,17 @@ def test_bad_config_is_exit_2(tmp_path, capsys) -> None:  # type: ignore[no-unty
     bad.write_text("data_config { no_such_field: 1 }\n")
     assert _run(["synth", "--pipeline_config_path", str(bad), "--num_rows", "5", "--output", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+@pytest.mark.parametrize("fmt,ending", [("arrow", ".arrow"), (None, ".feather")])
+def test_synth_then_inspect_arrow(tmp_path, capsys, fmt, ending) -> None:  # type: ignore[no-untyped-def]
+    out = str(tmp_path / f"d{ending}")
+    args = ["synth", "--pipeline_config_path", CONFIG, "--num_rows", "300", "--output", out]
+    assert _run(args + (["--format", fmt] if fmt else [])) == 0
+    assert capsys.readouterr().out.split() == [out]
+    assert _run(["inspect", out, "--num_rows", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "(arrow, 1 file(s), " in text and "rows: 300" in text and "  user_id: int64" in text
+    assert _run(["inspect", out, "--format", "ArrowReader", "--num_rows", "0"]) == 0
+    assert _run(["inspect", out, "--format", "orc"]) == 2
+    assert "unknown rec.readers plugin 'orc'" in capsys.readouterr().err

@@ -26,13 +26,16 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--output", required=True, help="a .parquet/.csv file, or a directory for part-<i> files")
     synth.add_argument("--seed", type=int, default=0, help="seed for the row values")
     synth.add_argument("--label_seed", type=int, default=0, help="seed for the label concept (share it between train and eval data)")
-    synth.add_argument("--format", choices=("parquet", "csv"), help="default: from the output name, else data_config.dataset_type")
+    synth.add_argument("--format", choices=("parquet", "csv", "arrow"), help="default: from the output name, else data_config.dataset_type")
     synth.add_argument("--num_files", type=int, default=1, help="files to split the rows over")
 
     inspect = sub.add_parser("inspect", help="print a source's schema, row count and first rows")
     inspect.add_argument("input_path", help="comma-separated files, directories or globs (local or URL)")
     inspect.add_argument("--num_rows", type=int, default=5, help="rows to print")
-    inspect.add_argument("--format", choices=("parquet", "csv"), help="default: csv for *.csv paths, else parquet")
+    inspect.add_argument(
+        "--format",
+        help="a reader kind (parquet, csv, arrow, a plugin's) or rec.readers name; default: by the files' endings, else parquet",
+    )
     inspect.add_argument("--pipeline_config_path", help="take the format and CSV options from this config's data_config")
     inspect.add_argument("--delimiter", help="CSV delimiter (default ,)")
     inspect.add_argument("--with_header", action="store_true", help="CSV files start with a header line")
@@ -44,7 +47,8 @@ def _synth(args: argparse.Namespace) -> None:
     config = load_pipeline_config(args.pipeline_config_path)
     fmt = args.format
     if fmt is None:
-        fmt = "csv" if args.output.lower().endswith(".csv") else dataset_kind(config.data_config)
+        ending = args.output.lower().rsplit(".", 1)[-1]
+        fmt = {"csv": "csv", "parquet": "parquet", "arrow": "arrow", "feather": "arrow"}.get(ending) or dataset_kind(config.data_config)
     paths = write_synth(
         config,
         args.num_rows,

@@ -6,22 +6,23 @@ import sys
 from typing import TextIO
 
 from rec_data.options import CsvOptions
-from rec_data.readers import BaseReader, CsvReader, ParquetReader
+from rec_data.plugins import READERS, reader_name_for, resolve
+from rec_data.readers import BaseReader, CsvReader
 
 _MAX_VALUE_CHARS = 100
 
 
 def guess_kind(input_path: str) -> str:
-    """"csv" when every entry of the path list ends in .csv, else "parquet"."""
-    entries = [p.strip() for p in input_path.split(",") if p.strip()]
-    return "csv" if entries and all(e.lower().endswith(".csv") for e in entries) else "parquet"
+    """The kind of reader ("parquet", "csv", "arrow", a plugin's) the files' endings name; parquet if none."""
+    return resolve(READERS, reader_name_for(None, input_path)).kind
 
 
 def open_source(input_path: str, kind: str, csv_options: CsvOptions | None, batch_size: int) -> BaseReader:
-    """A reader over every column of the source."""
-    if kind == "csv":
-        return CsvReader(input_path, options=csv_options or CsvOptions(), batch_size=batch_size)
-    return ParquetReader(input_path, batch_size=batch_size)
+    """A reader over every column of the source; `kind` is a reader kind or `rec.readers` name."""
+    cls = resolve(READERS, kind)
+    if issubclass(cls, CsvReader):
+        return cls(input_path, options=csv_options or CsvOptions(), batch_size=batch_size)
+    return cls(input_path, batch_size=batch_size)
 
 
 def _show(value: object) -> str:

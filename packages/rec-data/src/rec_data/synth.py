@@ -25,7 +25,7 @@ from rec_core.logging_utils import get_logger
 
 from rec_data.fields import arrow_type, input_fields
 from rec_data.synth_plan import MAX_CARDINALITY, ColumnSpec, plan_columns
-from rec_data.writers import CsvWriter, ParquetWriter
+from rec_data.writers import ArrowWriter, CsvWriter, ParquetWriter
 
 logger = get_logger(__name__)
 
@@ -272,13 +272,14 @@ def write_synth(
     num_files: int = 1,
 ) -> list[str]:
     """Write `num_rows` synthetic rows for `config` to `output` in `num_files` files; return their paths."""
-    if fmt not in ("parquet", "csv"):
-        raise DataError(f"unknown format {fmt!r}; expected parquet or csv")
+    if fmt not in ("parquet", "csv", "arrow"):
+        raise DataError(f"unknown format {fmt!r}; expected parquet, csv or arrow")
     if num_rows <= 0 or num_files <= 0:
         raise DataError(f"num_rows and num_files must be positive, got {num_rows} and {num_files}")
     if num_files > num_rows:
         raise DataError(f"num_files ({num_files}) is more than num_rows ({num_rows})")
-    if output.endswith(f".{fmt}") and num_files > 1:
+    single = output.endswith(f".{fmt}") or (fmt == "arrow" and output.endswith(".feather"))
+    if single and num_files > 1:
         raise DataError(f"--output {output!r} names one file but --num_files is {num_files}; give a directory")
     specs = plan_columns(config)
     data = config.data_config
@@ -287,6 +288,9 @@ def write_synth(
     for i in range(num_files):
         if fmt == "csv":
             writers.append(CsvWriter(output, i, delimiter=data.delimiter or ",", include_header=data.with_header))
+        elif fmt == "arrow":
+            # Record batches of about the Parquet row-group size, so readers can share a file.
+            writers.append(ArrowWriter(output, i, max_chunksize=_row_group_size(num_rows)))
         else:
             writers.append(ParquetWriter(output, i, row_group_size=_row_group_size(num_rows)))
     try:

@@ -26,9 +26,9 @@ logger = get_logger(__name__)
 Writable = pa.RecordBatch | pa.Table | Mapping[str, Any]
 
 
-def output_file(path: str, rank: int, extension: str) -> str:
-    """`path` itself when it names a .<extension> file, else `<path>/part-<rank>.<extension>`."""
-    if path.endswith(f".{extension}"):
+def output_file(path: str, rank: int, extension: str, aliases: tuple[str, ...] = ()) -> str:
+    """`path` itself when it names a .<extension> (or alias) file, else `<path>/part-<rank>.<extension>`."""
+    if any(path.endswith(f".{e}") for e in (extension, *aliases)):
         return path
     return f"{path.rstrip('/')}/part-{rank}.{extension}"
 
@@ -54,9 +54,11 @@ class BaseWriter(ABC):
 
     kind = ""
     extension = ""
+    # Other endings that name a single output file (e.g. "feather" for the Arrow writer).
+    aliases: tuple[str, ...] = ()
 
     def __init__(self, path: str, rank: int = 0) -> None:
-        final = output_file(path, rank, self.extension)
+        final = output_file(path, rank, self.extension, self.aliases)
         self._fs, self._final = fsspec.core.url_to_fs(final)
         parent = posixpath.dirname(self._final)
         if parent:
@@ -238,6 +240,7 @@ class ArrowWriter(BaseWriter):
 
     kind = "arrow"
     extension = "arrow"
+    aliases = ("feather", "ipc")
 
     def __init__(self, path: str, rank: int = 0, *, max_chunksize: int | None = 65536) -> None:
         super().__init__(path, rank)

@@ -33,7 +33,7 @@ def create_sampler(
     name = name or sampler_name(data_config)
     if name is None:
         return None
+    cls = get(SAMPLERS, name)
     if config is None:
         config = getattr(data_config, name)
-    cls = get(SAMPLERS, name)
     return cls(config, data_config=data_config, mode=mode)
