@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -64,6 +65,7 @@ def test_rerun_without_continue_train_refuses_the_model_dir(trained: dict) -> No
 
 def test_export_checkpoint_and_predictor_agree(trained: dict, synth_data: dict[str, Path]) -> None:
     tmp, config = trained["tmp"], str(trained["config"])
+    rows = pq.read_metadata(synth_data["eval"]).num_rows
     export_dir = tmp / "export"
     result = rec("rec_export.cli", "--pipeline_config_path", config, "--export_dir", str(export_dir))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -72,17 +74,19 @@ def test_export_checkpoint_and_predictor_agree(trained: dict, synth_data: dict[s
     again = rec("rec_export.cli", "--pipeline_config_path", config, "--export_dir", str(export_dir))
     assert again.returncode == 2 and "already exists" in again.stderr
 
-    common = ["--predict_input_path", str(synth_data["eval"]), "--reserved_columns", "clk"]
+    # the prediction input has no label column; clk is passed through only to compare
+    unlabeled = tmp / "unlabeled.parquet"
+    pq.write_table(pq.read_table(synth_data["eval"]).drop(["clk"]).append_column("row_id", pa.array(range(rows))), unlabeled)
+    common = ["--predict_input_path", str(unlabeled), "--reserved_columns", "row_id"]
     r1 = rec("rec_dist.cli.predict", "--scripted_model_path", str(export_dir), "--predict_output_path", str(tmp / "p_export"), *common)
     assert r1.returncode == 0, r1.stderr[-3000:]
     r2 = rec("rec_dist.cli.predict", "--pipeline_config_path", config, "--predict_output_path", str(tmp / "p_ckpt"), *common)
     assert r2.returncode == 0, r2.stderr[-3000:]
     by_export = pq.read_table(tmp / "p_export/part-0.parquet")
     by_ckpt = pq.read_table(tmp / "p_ckpt/part-0.parquet")
-    rows = pq.read_metadata(synth_data["eval"]).num_rows
     assert by_export.num_rows == by_ckpt.num_rows == rows
-    assert by_export.column_names == ["clk", "logits", "probs"]
-    assert by_export["clk"].equals(pq.read_table(synth_data["eval"])["clk"])
+    assert by_export.column_names == ["row_id", "logits", "probs"]
+    assert by_export["row_id"].to_pylist() == list(range(rows))
     p_export, p_ckpt = by_export["probs"].to_numpy(), by_ckpt["probs"].to_numpy()
     assert np.abs(p_export - p_ckpt).max() <= 1e-5
 

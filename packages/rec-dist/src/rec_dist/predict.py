@@ -62,7 +62,7 @@ def predict(args: PredictArgs) -> int:
         config, parser, score = exported.config, exported.parser, exported.predict_batch
     elif args.pipeline_config_path:
         config = prepare_config(args.pipeline_config_path, args.edit_config_json)
-        _, parser = build_features(config, reserved)
+        _, parser = build_features(config, reserved, with_labels=False)
         model = load_checkpoint_model(config, args.checkpoint_path)
 
         def score(batch: Batch) -> dict[str, torch.Tensor]:

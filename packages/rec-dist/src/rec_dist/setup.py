@@ -37,11 +37,18 @@ def prepare_config(
     return config
 
 
-def build_features(config: Any, reserved_columns: list[str] | None = None) -> tuple[list[BaseFeature], FeatureParser]:
-    """Feature objects and the parser that turns record batches into Batches."""
+def build_features(
+    config: Any, reserved_columns: list[str] | None = None, with_labels: bool = True
+) -> tuple[list[BaseFeature], FeatureParser]:
+    """Feature objects and the parser that turns record batches into Batches.
+
+    Prediction passes with_labels=False: its input need not have label or weight columns.
+    """
     data = config.data_config
     features = create_features(config.feature_configs, data.fg_mode, data.fg_encoded_multival_sep)
-    parser = FeatureParser(features, list(data.label_fields), list(data.sample_weight_fields), reserved_columns or [])
+    labels = list(data.label_fields) if with_labels else []
+    weights = list(data.sample_weight_fields) if with_labels else []
+    parser = FeatureParser(features, labels, weights, reserved_columns or [])
     return features, parser
 
 
