@@ -399,3 +399,18 @@ def test_sampler_id_columns_are_added_to_the_columns_read(tmp_path: Path, items:
     data.negative_sampler_v2.CopyFrom(_v2_config(tmp_path, items, 3, pos_edge_input_path=edges))
     (got,) = list(create_dataloader(data, str(tmp_path / "d.parquet"), lambda s: s, columns=["x"]))
     assert got.batch.schema.names == ["x", "user_id"] and got.num_negatives == 3
+
+
+def test_negative_mask_applies_to_the_sampled_rows_only(tmp_path: Path, items: str) -> None:
+    pq.write_table(pa.table({"user_id": np.arange(50), "item_id": np.full(50, 101), "cate": ["c1"] * 50}), tmp_path / "d.parquet")
+    data = data_pb2.DataConfig(dataset_type=data_pb2.ParquetDataset, batch_size=25, num_workers=0)
+    data.negative_sampler.CopyFrom(negative_config(items, num_sample=40))
+    loader = create_dataloader(
+        data, str(tmp_path / "d.parquet"), lambda s: s, mask_columns={"user_id": 1.0}, negative_mask_columns={"cate": 1.0}
+    )
+    for sampled in loader:
+        assert sampled.batch.column("user_id").null_count == 25 and sampled.batch.column("cate").null_count == 0
+        assert sampled.negatives.column("cate").null_count == 40 and sampled.negatives.column("item_id").null_count == 0
+    # Outside training nothing is masked.
+    for sampled in create_dataloader(data, str(tmp_path / "d.parquet"), lambda s: s, mode="eval", negative_mask_columns={"cate": 1.0}):
+        assert sampled.negatives.column("cate").null_count == 0

@@ -12,13 +12,16 @@ from typing import Any
 from rec_data.fields import input_fields, parse_input_fields_str
 from rec_data.options import CsvOptions
 from rec_data.paths import expand_input_path, split_path_list
-from rec_data.readers import BaseReader, CsvReader, ParquetReader, create_reader
-from rec_data.writers import BaseWriter, CsvWriter, ParquetWriter, create_writer
+from rec_data.readers import ArrowReader, BaseReader, CsvReader, ParquetReader, create_reader
+from rec_data.writers import ArrowWriter, BaseWriter, CsvWriter, ParquetWriter, create_writer
 
 __version__ = _version("rec-data")
 
 __all__ = [
+    "ArrowReader",
+    "ArrowWriter",
     "BaseReader",
+    "BaseSampler",
     "BaseWriter",
     "CsvOptions",
     "CsvReader",
@@ -26,8 +29,10 @@ __all__ = [
     "ParquetReader",
     "ParquetWriter",
     "RecordBatchDataset",
+    "SampledBatch",
     "create_dataloader",
     "create_reader",
+    "create_sampler",
     "create_writer",
     "expand_input_path",
     "generate_table",
@@ -38,6 +43,9 @@ __all__ = [
 ]
 
 _LAZY = {
+    "BaseSampler": "rec_data.samplers",
+    "SampledBatch": "rec_data.samplers",
+    "create_sampler": "rec_data.samplers",
     "create_dataloader": "rec_data.loader",
     "RecordBatchDataset": "rec_data.dataset",
     "generate_table": "rec_data.synth",

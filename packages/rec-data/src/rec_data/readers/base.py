@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -89,6 +88,11 @@ class BaseReader(ABC):
     def read_split(self, split: Split) -> Iterator[pa.RecordBatch]:
         """The rows of one split as record batches of any size, with the output schema."""
 
+    def read_splits(self, splits: Sequence[Split]) -> Iterator[pa.RecordBatch]:
+        """The rows of several splits in order (readers may override to share work between them)."""
+        for split in splits:
+            yield from self.read_split(split)
+
     @property
     def schema(self) -> pa.Schema:
         """The schema of the batches this reader yields (requested columns only)."""
@@ -141,7 +145,7 @@ class BaseReader(ABC):
             raise DataError(f"worker_id {worker_id} is outside 0..{num_workers - 1}")
         plan_rng = np.random.default_rng([seed, epoch]) if shuffle else None
         mine = self.worker_splits(worker_id, num_workers, plan_rng)
-        raw = itertools.chain.from_iterable(self.read_split(s) for s in mine)
+        raw = self.read_splits(mine)
         cost = self.sample_cost_field is not None
         if shuffle:
             # Each worker mixes rows with its own stream, still reproducible from (seed, epoch).

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterator, Sequence
 
 import fsspec
 import pyarrow as pa
@@ -62,15 +63,22 @@ class ParquetReader(BaseReader):
 
     def read_split(self, split: Split) -> Iterator[pa.RecordBatch]:
         """The rows of one row group, in batches of up to 64Ki rows."""
-        pf = open_parquet(split.path)
-        try:
-            for b in pf.iter_batches(
-                batch_size=min(self.batch_size, _MAX_READ_ROWS),
-                row_groups=[split.row_group],
-                columns=self._schema.names,
-            ):
-                yield conform(b, self._schema, split.path)
-        except (pa.ArrowException, OSError) as e:
-            raise DataError(f"{split.path}: cannot read row group {split.row_group}: {e}") from e
-        finally:
-            pf.close()
+        return self.read_splits([split])
+
+    def read_splits(self, splits: Sequence[Split]) -> Iterator[pa.RecordBatch]:
+        """Row groups in order; consecutive ones of one file are read with the file opened once."""
+        for path, run in itertools.groupby(splits, key=lambda s: s.path):
+            groups = [s.row_group for s in run]
+            pf = open_parquet(path)
+            try:
+                for b in pf.iter_batches(
+                    batch_size=min(self.batch_size, _MAX_READ_ROWS),
+                    row_groups=groups,
+                    columns=self._schema.names,
+                ):
+                    yield conform(b, self._schema, path)
+            except (pa.ArrowException, OSError) as e:
+                which = f"row group {groups[0]}" if len(groups) == 1 else f"row groups {groups}"
+                raise DataError(f"{path}: cannot read {which}: {e}") from e
+            finally:
+                pf.close()

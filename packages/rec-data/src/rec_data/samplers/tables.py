@@ -270,6 +270,8 @@ class UserItemEdges:
     items: np.ndarray  # item table rows, grouped by user
     weights: np.ndarray
     num_items: int
+    # Sorted, distinct user_index * num_items + item row of every edge (set by build).
+    keys: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
     @classmethod
     def build(cls, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, items: ItemTable) -> UserItemEdges:
@@ -278,9 +280,15 @@ class UserItemEdges:
         src, rows, weight = src[keep], rows[keep], weight[keep]
         order = np.lexsort((rows, src))
         src, rows, weight = src[order], rows[order], weight[order]
-        users, starts = np.unique(src, return_index=True)
+        starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]]) if len(src) else np.empty(0, np.int64)
+        users = src[starts]
         offsets = np.append(starts, len(src)).astype(np.int64)
-        return cls(users, offsets, rows.astype(np.int64), weight, len(items))
+        edges = cls(users, offsets, rows.astype(np.int64), weight, len(items))
+        # Sorted (user, item) keys for membership tests; the edges are sorted that way already.
+        user_of_edge = np.repeat(np.arange(len(users)), np.diff(offsets))
+        keys = user_of_edge * edges.num_items + edges.items
+        edges.keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+        return edges
 
     def user_index(self, ids: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Index into `users` of each id; -1 for ids without edges (or invalid)."""
@@ -288,14 +296,6 @@ class UserItemEdges:
             return np.full(len(ids), -1, np.int64)
         pos = np.minimum(np.searchsorted(self.users, ids), len(self.users) - 1)
         return np.where(valid & (self.users[pos] == ids), pos, -1)
-
-    @property
-    def keys(self) -> np.ndarray:
-        """Sorted user_index * num_items + item row of every edge."""
-        if not hasattr(self, "_keys"):
-            user_of_edge = np.repeat(np.arange(len(self.users)), np.diff(self.offsets))
-            self._keys = np.unique(user_of_edge * self.num_items + self.items)
-        return self._keys
 
     def contains(self, user_index: np.ndarray, item_rows: np.ndarray) -> np.ndarray:
         """Whether (user, item) is an edge, elementwise (user_index -1: never)."""
