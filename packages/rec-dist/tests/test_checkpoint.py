@@ -44,10 +44,12 @@ def test_save_and_load_round_trip_in_one_process(tmp_path: Path) -> None:
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     model(torch.ones(1, 3)).sum().backward()
     opt.step()
-    path = ckpt.save_checkpoint(str(tmp_path), 7, model, opt, {"epoch": 1}, rank=0, keep_max=1)
-    ckpt.save_checkpoint(str(tmp_path), 9, model, opt, {"epoch": 1}, rank=0, keep_max=1)
-    assert not Path(path).exists(), "keep_checkpoint_max prunes the older checkpoint"
+    path = ckpt.save_checkpoint(str(tmp_path), 7, model, opt, {"epoch": 1}, rank=0)
+    ckpt.save_checkpoint(str(tmp_path), 9, model, opt, {"epoch": 1}, rank=0)
+    ckpt.save_checkpoint(str(tmp_path), 11, model, opt, {"epoch": 1}, rank=0)
+    ckpt.prune_checkpoints(str(tmp_path), 1, protect=path)
+    assert [s for s, _ in ckpt.checkpoint_dirs(str(tmp_path))] == [7, 11], "keeps the newest and the protected one"
     restored = torch.nn.Linear(3, 2)
-    meta = ckpt.load_checkpoint(str(tmp_path / "model.ckpt-9"), restored)
-    assert meta == {"global_step": 9, "epoch": 1}
+    meta = ckpt.load_checkpoint(str(tmp_path / "model.ckpt-11"), restored)
+    assert meta == {"global_step": 11, "epoch": 1}
     assert torch.equal(restored.weight, model.weight)

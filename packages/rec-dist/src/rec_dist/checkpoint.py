@@ -25,7 +25,8 @@ logger = get_logger(__name__)
 
 _CKPT_RE = re.compile(r"^model\.ckpt-(\d+)$")
 META_FILE = "meta.json"
-PLAN_FILE = "plan.json"
+PLAN_FILE = "plan.json"  # readable summary
+PLAN_OBJECT_FILE = "plan.pt"  # the ShardingPlan itself, reused on restore
 
 
 def checkpoint_dirs(model_dir: str) -> list[tuple[int, str]]:
@@ -79,13 +80,8 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer | None,
     meta: dict[str, Any],
     rank: int,
-    keep_max: int = 0,
-    protect: str | None = None,
 ) -> str:
-    """Save model (+ optimizer) state as model.ckpt-<step>; every rank must call it.
-
-    With keep_max > 0 older checkpoints are pruned, except `protect` (e.g. the best one).
-    """
+    """Save model (+ optimizer) state as model.ckpt-<step>; every rank must call it."""
     final = os.path.join(model_dir, f"model.ckpt-{step}")
     tmp = os.path.join(model_dir, f".model.ckpt-{step}.tmp")
     if rank == 0:
@@ -104,18 +100,24 @@ def save_checkpoint(
 
             with open(os.path.join(tmp, PLAN_FILE), "w") as f:
                 json.dump(plan_to_dict(plan), f, indent=1)
+            torch.save(plan, os.path.join(tmp, PLAN_OBJECT_FILE))
         with open(os.path.join(tmp, META_FILE), "w") as f:
             json.dump({"global_step": step, **meta}, f)
         if os.path.exists(final):
             shutil.rmtree(final)
         os.rename(tmp, final)
-        if keep_max > 0:
-            for _, old in checkpoint_dirs(model_dir)[:-keep_max]:
-                if old != protect:
-                    shutil.rmtree(old, ignore_errors=True)
         logger.info("saved checkpoint %s", final)
     barrier()
     return final
+
+
+def prune_checkpoints(model_dir: str, keep_max: int, protect: str | None = None) -> None:
+    """Keep the newest `keep_max` checkpoints (0 keeps all), and `protect` (e.g. the best one)."""
+    if keep_max <= 0:
+        return
+    for _, old in checkpoint_dirs(model_dir)[:-keep_max]:
+        if old != protect:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def load_checkpoint(
@@ -146,6 +148,16 @@ def load_checkpoint(
         optimizer.load_state_dict(state["optim"])
     logger.info("restored %s from %s", "model and optimizer" if optimizer is not None else "model", ckpt)
     return read_meta(ckpt)
+
+
+def saved_plan(ckpt: str | None, world_size: int) -> Any:
+    """The sharding plan stored with `ckpt`, if it was made for the same world size."""
+    if not ckpt or not os.path.isfile(os.path.join(ckpt, PLAN_OBJECT_FILE)):
+        return None
+    if read_meta(ckpt).get("world_size") != world_size:
+        logger.info("world size changed since %s: planning the sharding again", ckpt)
+        return None
+    return torch.load(os.path.join(ckpt, PLAN_OBJECT_FILE), weights_only=False)
 
 
 def read_param_map(path: str) -> dict[str, str]:

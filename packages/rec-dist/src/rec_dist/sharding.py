@@ -2,28 +2,69 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
 from torchrec.distributed import DistributedModelParallel
-from torchrec.distributed.types import ShardingPlan
 from torchrec.distributed.embedding_types import EmbeddingComputeKernel
 from torchrec.distributed.embeddingbag import EmbeddingBagCollectionSharder
 from torchrec.distributed.planner import EmbeddingShardingPlanner, ParameterConstraints, Topology
+from torchrec.distributed.planner.storage_reservations import HeuristicalStorageReservation
+from torchrec.distributed.types import ShardingPlan, ShardingType
 from torchrec.modules.embedding_modules import EmbeddingBagCollection
 from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
 
+from rec_core.errors import ConfigError
 from rec_core.logging_utils import get_logger
 from rec_models.optim import CPU_FUSED_SPARSE
 
 logger = get_logger(__name__)
 
+_SHARDING_TYPES = {s.value for s in ShardingType}
+_KERNELS = {k.value for k in EmbeddingComputeKernel}
 
-def embedding_tables(model: nn.Module) -> list[str]:
-    """Names of every embedding table in the model."""
-    return [cfg.name for m in model.modules() if isinstance(m, EmbeddingBagCollection) for cfg in m.embedding_bag_configs()]
+
+def _collections(model: nn.Module) -> list[EmbeddingBagCollection]:
+    return [m for m in model.modules() if isinstance(m, EmbeddingBagCollection)]
+
+
+def _constraint(msg: Any, where: str, force_dense: bool) -> ParameterConstraints | None:
+    sharding = list(msg.sharding_types) if msg is not None else []
+    kernels = list(msg.compute_kernels) if msg is not None else []
+    for s in sharding:
+        if s not in _SHARDING_TYPES:
+            raise ConfigError(f"{where}.sharding_types", f"unknown sharding type {s!r}; expected one of {sorted(_SHARDING_TYPES)}")
+    for k in kernels:
+        if k not in _KERNELS:
+            raise ConfigError(f"{where}.compute_kernels", f"unknown compute kernel {k!r}; expected one of {sorted(_KERNELS)}")
+    if force_dense:
+        kernels = [EmbeddingComputeKernel.DENSE.value]
+    if not sharding and not kernels:
+        return None
+    return ParameterConstraints(sharding_types=sharding or None, compute_kernels=kernels or None)
+
+
+def table_constraints(
+    model: nn.Module, global_constraints: Any = None, force_dense_kernel: bool = False
+) -> dict[str, ParameterConstraints]:
+    """Planner constraints per table: a feature's embedding_constraints, else the global ones."""
+    features = {f.name: f for m in model.modules() for f in getattr(m, "features", [])}
+    out = {}
+    for ebc in _collections(model):
+        for table in ebc.embedding_bag_configs():
+            own = [features[n].config for n in table.feature_names if n in features]
+            own = [c for c in own if c.HasField("embedding_constraints")]
+            if own:
+                msg, where = own[0].embedding_constraints, f"feature {own[0].feature_name!r}.embedding_constraints"
+            else:
+                msg, where = global_constraints, "train_config.global_embedding_constraints"
+            constraint = _constraint(msg, where, force_dense_kernel)
+            if constraint is not None:
+                out[table.name] = constraint
+    return out
 
 
 def shard_model(
@@ -31,29 +72,30 @@ def shard_model(
     device: torch.device,
     batch_size: int,
     sparse_optimizer: tuple[str, type, dict[str, Any]],
+    global_constraints: Any = None,
+    plan: ShardingPlan | None = None,
 ) -> DistributedModelParallel:
     """Fuse the sparse optimizer into the embedding backward, plan the sharding and wrap in DMP.
 
     On CPU the FBGEMM kernels fuse only SGD/Adagrad/RowWiseAdagrad; other sparse optimizers
-    run on the dense embedding kernel there, still applied in the backward pass.
+    run on the dense embedding kernel there, still applied in the backward pass. A `plan`
+    (e.g. restored with a checkpoint of the same world size) is used as is.
     """
     kind, cls, kwargs = sparse_optimizer
-    for m in model.modules():
-        if isinstance(m, EmbeddingBagCollection):
-            apply_optimizer_in_backward(cls, m.parameters(), kwargs)
-    constraints = None
-    if device.type == "cpu" and kind not in CPU_FUSED_SPARSE:
-        constraints = {
-            t: ParameterConstraints(compute_kernels=[EmbeddingComputeKernel.DENSE.value]) for t in embedding_tables(model)
-        }
+    for m in _collections(model):
+        apply_optimizer_in_backward(cls, m.parameters(), kwargs)
     world_size = dist.get_world_size()
-    planner = EmbeddingShardingPlanner(
-        topology=Topology(world_size=world_size, compute_device=device.type),
-        batch_size=batch_size,
-        constraints=constraints,
-    )
     sharders = [EmbeddingBagCollectionSharder()]
-    plan = planner.collective_plan(model, sharders, dist.GroupMember.WORLD)
+    if plan is None:
+        force_dense = device.type == "cpu" and kind not in CPU_FUSED_SPARSE
+        reserve = float(os.environ.get("STORAGE_RESERVE_PERCENT", "0.15"))
+        planner = EmbeddingShardingPlanner(
+            topology=Topology(world_size=world_size, compute_device=device.type),
+            batch_size=batch_size,
+            constraints=table_constraints(model, global_constraints, force_dense),
+            storage_reservation=HeuristicalStorageReservation(percentage=reserve),
+        )
+        plan = planner.collective_plan(model, sharders, dist.GroupMember.WORLD)
     if dist.get_rank() == 0:
         placement = ", ".join(
             f"{table}:{p['sharding_type']}@{p['ranks']}" for tables in plan_to_dict(plan).values() for table, p in tables.items()

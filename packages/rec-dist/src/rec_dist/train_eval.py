@@ -85,8 +85,16 @@ class Trainer:
             ckpt.remove_incomplete(self.model_dir)
             save_message(config, os.path.join(self.model_dir, "pipeline.config"))
         barrier()
+        self.latest = ckpt.agreed_latest(self.model_dir, self.rank) if args.continue_train else None
         model = build_model(config, features, device=torch.device("meta"))
-        self.wrapped = shard_model(TrainWrapper(model), self.device, data.batch_size, sparse_optimizer_spec(tc.sparse_optimizer))
+        self.wrapped = shard_model(
+            TrainWrapper(model),
+            self.device,
+            data.batch_size,
+            sparse_optimizer_spec(tc.sparse_optimizer),
+            tc.global_embedding_constraints if tc.HasField("global_embedding_constraints") else None,
+            ckpt.saved_plan(self.latest, self.world_size),
+        )
         optimizer, self.schedulers = build_optimizer(self.wrapped, tc)
         self.optimizer = StepOptimizer(
             optimizer,
@@ -112,7 +120,7 @@ class Trainer:
     def restore(self) -> None:
         """Resume from the latest checkpoint (--continue_train) or warm-start (fine_tune_checkpoint)."""
         args, tc = self.args, self.config.train_config
-        latest = ckpt.agreed_latest(self.model_dir, self.rank) if args.continue_train else None
+        latest = self.latest
         if latest:
             with_optimizer = not args.ignore_restore_optimizer
             if with_optimizer:
@@ -133,18 +141,19 @@ class Trainer:
         tc = self.config.train_config
         meta = {"epoch": self.epoch, "epoch_step": self.epoch_step, "world_size": self.world_size}
         results = os.path.join(self.model_dir, EVAL_RESULT_FILE)
-        keep = ckpt.best_checkpoint(self.model_dir, results, self.config.export_config)
-        ckpt.save_checkpoint(self.model_dir, self.step, self.wrapped, self.optimizer, meta, self.rank, tc.keep_checkpoint_max, keep)
+        ckpt.save_checkpoint(self.model_dir, self.step, self.wrapped, self.optimizer, meta, self.rank)
         self.last_saved = self.step
-        if self.eval_loader is None:
-            return
-        self.pipeline.detach()
-        self.metrics = evaluate(self.wrapped, self.eval_loader, self.device, self.config.eval_config.num_steps)
-        self.pipeline.attach(self.wrapped)
+        if self.eval_loader is not None:
+            self.pipeline.detach()
+            self.metrics = evaluate(self.wrapped, self.eval_loader, self.device, self.config.eval_config.num_steps)
+            self.pipeline.attach(self.wrapped)
+            if self.rank == 0:
+                append_result(results, self.step, self.metrics)
+                self.eval_summary.scalars(self.metrics, self.step)
+                logger.info("eval global_step=%d %s", self.step, _fmt(self.metrics))
         if self.rank == 0:
-            append_result(results, self.step, self.metrics)
-            self.eval_summary.scalars(self.metrics, self.step)
-            logger.info("eval global_step=%d %s", self.step, _fmt(self.metrics))
+            best = ckpt.best_checkpoint(self.model_dir, results, self.config.export_config)
+            ckpt.prune_checkpoints(self.model_dir, tc.keep_checkpoint_max, best)
 
     def _log(self, progress: Progress, losses: dict[str, torch.Tensor], rows: int) -> None:
         tc = self.config.train_config
