@@ -53,3 +53,12 @@ def test_save_and_load_round_trip_in_one_process(tmp_path: Path) -> None:
     meta = ckpt.load_checkpoint(str(tmp_path / "model.ckpt-11"), restored)
     assert meta == {"global_step": 11, "epoch": 1}
     assert torch.equal(restored.weight, model.weight)
+
+
+def test_list_params_reads_names_shapes_and_dtypes(tmp_path: Path) -> None:
+    model = torch.nn.Linear(3, 2)
+    ckpt.save_checkpoint(str(tmp_path), 1, model, None, {}, rank=0)
+    params = ckpt.list_params(ckpt.resolve_checkpoint(str(tmp_path)))
+    assert params == [("model.bias", (2,), "float32"), ("model.weight", (2, 3), "float32")]
+    with pytest.raises(CheckpointError, match="cannot read checkpoint metadata"):
+        ckpt.list_params(str(tmp_path))

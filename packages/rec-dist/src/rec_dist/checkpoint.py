@@ -111,6 +111,22 @@ def save_checkpoint(
     return final
 
 
+def list_params(ckpt: str) -> list[tuple[str, tuple[int, ...], str]]:
+    """(name, global shape, dtype) of every tensor stored in a checkpoint, read from its metadata."""
+    from torch.distributed.checkpoint import FileSystemReader
+    from torch.distributed.checkpoint.metadata import TensorStorageMetadata
+
+    try:
+        metadata = FileSystemReader(ckpt).read_metadata()
+    except Exception as e:  # the reader raises several types for a missing or foreign directory
+        raise CheckpointError(f"cannot read checkpoint metadata in {ckpt!r}: {e}") from e
+    out = []
+    for name, md in sorted(metadata.state_dict_metadata.items()):
+        if isinstance(md, TensorStorageMetadata):
+            out.append((name, tuple(md.size), str(md.properties.dtype).replace("torch.", "")))
+    return out
+
+
 def prune_checkpoints(model_dir: str, keep_max: int, protect: str | None = None) -> None:
     """Keep the newest `keep_max` checkpoints (0 keeps all), and `protect` (e.g. the best one)."""
     if keep_max <= 0:
