@@ -62,3 +62,20 @@ def test_list_params_reads_names_shapes_and_dtypes(tmp_path: Path) -> None:
     assert params == [("model.bias", (2,), "float32"), ("model.weight", (2, 3), "float32")]
     with pytest.raises(CheckpointError, match="cannot read checkpoint metadata"):
         ckpt.list_params(str(tmp_path))
+
+
+def test_param_map_warm_starts_renamed_parameters(tmp_path: Path) -> None:
+    old = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    ckpt.save_checkpoint(str(tmp_path / "old"), 1, old, None, {}, rank=0)
+    new = torch.nn.Module()
+    new.fc = torch.nn.Linear(3, 2)
+    new.extra = torch.nn.Linear(2, 1)
+    map_file = tmp_path / "map.txt"
+    map_file.write_text("fc.weight\t0.weight\nfc.bias\t0.bias\n")
+    ckpt.load_checkpoint(
+        ckpt.resolve_checkpoint(str(tmp_path / "old")), new, partial=True, param_map=ckpt.read_param_map(str(map_file))
+    )
+    assert torch.equal(new.fc.weight, old[0].weight) and torch.equal(new.fc.bias, old[0].bias)
+    map_file.write_text("just-one-column\n")
+    with pytest.raises(CheckpointError, match="line 1"):
+        ckpt.read_param_map(str(map_file))
