@@ -62,11 +62,12 @@ class BaseModel(nn.Module):
             metric.reset()
         return out
 
-    def _track_loss(self, losses: dict[str, torch.Tensor]) -> None:
+    def _track_loss(self, losses: dict[str, torch.Tensor], rows: int) -> None:
+        # weighted by rows, so a short last batch counts as much as its rows, not as a full batch
         for name, value in losses.items():
             if name not in self._loss_means:
                 self._loss_means[name] = torchmetrics.MeanMetric().to(value.device)
-            self._loss_means[name].update(value.detach())
+            self._loss_means[name].update(value.detach(), weight=float(rows))
 
 
 def create_model(

@@ -100,7 +100,7 @@ class RankModel(BaseModel):
             else:
                 metric.update(score, label.long())
         if losses:
-            self._track_loss(losses)
+            self._track_loss(losses, len(label))
 
 
 def _group_ids(batch: Batch, key: str) -> torch.Tensor:
