@@ -75,3 +75,10 @@ def test_builtin_models_register_like_third_parties() -> None:
     info = registry("rec.models").describe("DeepFM")
     assert info.distribution == "rec-models"
     assert info.object_path == "rec_models.models.deepfm:DeepFM"
+
+
+def test_autoload_off_keeps_only_recs_own_distributions(plugin_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a third party may well name its package rec-something; it is still a third party
+    _fake_distribution(plugin_path, "rec-plugin-x", {"Tower": "fake_plugin_g:Tower"}, "fake_plugin_g", "class Tower: pass\n")
+    monkeypatch.setenv("REC_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert Registry("rec.test_plugins").names() == []

@@ -27,8 +27,10 @@ GROUPS = (
     "rec.losses",
     "rec.metrics",
 )
-# Distributions whose plugins stay on when REC_DISABLE_PLUGIN_AUTOLOAD=1.
-_BUILTIN_PREFIX = "rec-"
+# Distributions whose plugins stay on when REC_DISABLE_PLUGIN_AUTOLOAD=1: rec's own packages.
+BUILTIN_DISTRIBUTIONS = frozenset(
+    f"rec-{p}" for p in ("core", "features", "data", "models", "dist", "export", "tools")
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class Registry:
         for ep in entry_points(group=self.group):
             dist_name = ep.dist.name if ep.dist is not None else "<unknown>"
             version = ep.dist.version if ep.dist is not None else "?"
-            if disabled and not dist_name.startswith(_BUILTIN_PREFIX):
+            if disabled and dist_name not in BUILTIN_DISTRIBUTIONS:
                 continue
             info = PluginInfo(ep.name, self.group, dist_name, version, ep.value)
             if ep.name in found and found[ep.name][0].distribution != dist_name:

@@ -75,7 +75,9 @@ class Trainer:
         features, parser = build_features(config)
         cols = parser.input_columns()
         loader = dict(columns=cols, rank=self.rank, world_size=self.world_size)
-        self.train_loader = create_dataloader(data, config.train_input_path, parser, mode="train", **loader)
+        self.train_loader = create_dataloader(
+            data, config.train_input_path, parser, mode="train", feature_configs=list(config.feature_configs), **loader
+        )
         self.eval_loader = (
             create_dataloader(data, config.eval_input_path, parser, mode="eval", **loader) if config.eval_input_path else None
         )
