@@ -11,11 +11,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "examples/quickstart/deepfm.config"
+_LAUNCHER_VARS = {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "GROUP_RANK"}
 
 
 def run(args: list[str], timeout: int = 300, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """Run a command with this interpreter's environment; output captured as text."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    # a child never joins a process group that this test process may have created
+    inherited = {k: v for k, v in os.environ.items() if k not in _LAUNCHER_VARS}
+    full_env = {**inherited, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd)
 
 

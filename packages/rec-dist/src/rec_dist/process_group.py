@@ -22,10 +22,7 @@ def _free_port() -> int:
 def init_process_group() -> tuple[torch.device, int, int]:
     """Join (or create) the default process group; returns (device, rank, world size)."""
     quiet_third_party()
-    if "RANK" not in os.environ:
-        # not launched by torchrun: a single-process world on a free local port
-        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", str(_free_port()))
+    launched = "RANK" in os.environ
     if torch.cuda.is_available():
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         device, backend = torch.device(f"cuda:{local_rank}"), "nccl"
@@ -33,7 +30,14 @@ def init_process_group() -> tuple[torch.device, int, int]:
     else:
         device, backend = torch.device("cpu"), "gloo"
     if not dist.is_initialized():
-        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=process_group_timeout_seconds()))
+        timeout = datetime.timedelta(seconds=process_group_timeout_seconds())
+        if launched:
+            dist.init_process_group(backend, timeout=timeout)
+        else:
+            # not launched by torchrun: a world of one on a free local port, set up without
+            # touching os.environ so that processes started later do not inherit it
+            init = f"tcp://127.0.0.1:{_free_port()}"
+            dist.init_process_group(backend, init_method=init, rank=0, world_size=1, timeout=timeout)
     return device, dist.get_rank(), dist.get_world_size()
 
 
