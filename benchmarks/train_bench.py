@@ -415,6 +415,14 @@ class Bench:
                 **{k: r[k] for k in ("peak_rss_mb", "largest_process", "sum_hwm_mb", "peak_pss_mb", "processes", "wall_s")}}
 
 
+def _git_state() -> dict[str, str]:
+    def git(*cmd: str) -> str:
+        out = subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    return {"commit": git("rev-parse", "HEAD"), "packages_changed": git("status", "--porcelain", "--", "packages")}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rows", type=int, default=1_000_000, help="rows of synthetic data")
@@ -460,7 +468,7 @@ def main() -> None:
                     "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
                     "loadavg_start": os.getloadavg()},
         "settings": {k: v for k, v in vars(args).items() if not k.startswith("_")},
-        "data": str(data), "rounds": [], "table": [],
+        "git": _git_state(), "data": str(data), "rounds": [], "table": [],
     }
     rows: list[tuple[str, str, Any]] = []  # (model, label, thunk)
     with tempfile.TemporaryDirectory(prefix="rec_train_bench_") as tmp:

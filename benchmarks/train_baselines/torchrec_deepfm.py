@@ -14,8 +14,10 @@ pairwise dot interaction of 27 vectors, concat with the sparse embeddings, top M
 Embedding variants (`--embedding`):
   dmp    (default) EBCs built on the meta device, `apply_optimizer_in_backward(Adagrad)` on
          their parameters, TorchRec's EmbeddingShardingPlanner (default choices) and
-         DistributedModelParallel on a gloo group of this one process: the fused FBGEMM
-         Adagrad runs inside backward; Adam on the dense parameters. This is what rec does.
+         DistributedModelParallel on a gloo group (this one process, or the ranks of torchrun):
+         the fused FBGEMM Adagrad runs inside backward for table-wise tables; the small tables
+         the planner makes data_parallel (dense kernel, DDP) get a torch.optim.Adagrad; Adam on
+         the MLPs. This is what rec does.
   fused  torchrec.modules.fused_embedding_modules.FusedEmbeddingBagCollection (FBGEMM TBE
          with Adagrad fused into backward), no DMP, no planner; Adam on the dense parameters.
   plain  plain EBC (nn.EmbeddingBag, dense gradients) + torch.optim.Adagrad on the tables,
@@ -165,8 +167,12 @@ def build(args: argparse.Namespace) -> tuple[nn.Module, list[torch.optim.Optimiz
                                            batch_size=args.batch_size)
         plan = planner.collective_plan(model, sharders, dist.GroupMember.WORLD)
         dmp = DistributedModelParallel(model, device=cpu, plan=plan, sharders=sharders)
-        dense = [p for _, p in in_backward_optimizer_filter(dmp.named_parameters())]
-        return dmp, [torch.optim.Adam(dense, lr=0.001)]
+        # tables the planner made data_parallel run on the dense kernel, outside the fused
+        # backward: they get their own Adagrad (as rec gives every table the sparse optimizer)
+        unfused = dict(in_backward_optimizer_filter(dmp.named_parameters()))
+        tables = [p for n, p in unfused.items() if ".embedding_bags." in n]
+        dense = [p for n, p in unfused.items() if ".embedding_bags." not in n]
+        return dmp, [torch.optim.Adam(dense, lr=0.001), torch.optim.Adagrad(tables, lr=0.05, eps=1e-8)]
     model = cls(args.embedding, cpu)
     emb = {id(p) for m in model.modules() if isinstance(m, EmbeddingBagCollection) for p in m.parameters()}
     fused = {id(p) for n, p in model.named_parameters() if args.embedding == "fused" and "ebc" in n}
