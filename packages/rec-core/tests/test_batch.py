@@ -2,7 +2,7 @@
 
 import pyarrow as pa
 import torch
-from torchrec.sparse.jagged_tensor import KeyedJaggedTensor, KeyedTensor
+from torchrec.sparse.jagged_tensor import JaggedTensor, KeyedJaggedTensor, KeyedTensor
 
 from rec_core.batch import BASE_DATA_GROUP, Batch
 
@@ -33,3 +33,23 @@ def test_to_keeps_every_part() -> None:
     moved = _batch().to(torch.device("cpu"))
     assert moved.batch_size == 2 and moved.reserves.num_rows == 2
     assert moved.to_dict().keys() == _batch().to_dict().keys()
+
+
+def _sequence_batch() -> Batch:
+    seq = JaggedTensor(values=torch.arange(6, dtype=torch.float32).view(3, 2), lengths=torch.tensor([2, 1]))
+    mulval = KeyedJaggedTensor.from_lengths_sync(keys=["hist"], values=torch.tensor([1, 2, 1]), lengths=torch.tensor([2, 1]))
+    return Batch(
+        sequence_dense_features={"prices": seq},
+        sequence_mulval_lengths={BASE_DATA_GROUP: mulval},
+        additional_infos={"hard_neg_indices": torch.tensor([[0, 1]], dtype=torch.int32)},
+        batch_size=2,
+    )
+
+
+def test_sequence_parts_flatten_and_move() -> None:
+    d = _sequence_batch().to_dict()
+    assert d["prices.values"].shape == (3, 2) and d["prices.lengths"].tolist() == [2, 1]
+    assert d["hist.key_lengths"].tolist() == [1, 2, 1]
+    moved = _sequence_batch().to(torch.device("cpu"))
+    assert moved.additional_infos["hard_neg_indices"].tolist() == [[0, 1]]
+    assert moved.sequence_dense_features["prices"].lengths().tolist() == [2, 1]
