@@ -140,6 +140,10 @@ class BaseFeature:
         """This feature's entry in fg.json."""
         raise NotImplementedError
 
+    def assets(self) -> list[str]:
+        """Files the feature reads when it computes (vocab files, tokenizer models); exporters copy them."""
+        return []
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
 
