@@ -13,6 +13,7 @@ from rec_core.errors import ConfigError
 from rec_features.features import create_features
 from rec_features.features.base import BaseFeature
 from rec_features.parser import FeatureParser
+from rec_features.sampled import assign_data_groups, sampler_attr_fields
 from rec_models.model import BaseModel, create_model
 
 
@@ -46,6 +47,8 @@ def build_features(
     """
     data = config.data_config
     features = create_features(config.feature_configs, data.fg_mode, data.fg_encoded_multival_sep)
+    # item-side features of a negative sampler live in the __NEG__ / __CNEG__ data groups
+    assign_data_groups(features, sampler_attr_fields(data), data.force_base_data_group)
     labels = list(data.label_fields) if with_labels else []
     weights = list(data.sample_weight_fields) if with_labels else []
     parser = FeatureParser(features, labels, weights, reserved_columns or [])

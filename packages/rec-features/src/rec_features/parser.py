@@ -11,6 +11,7 @@ from torchrec.sparse.jagged_tensor import KeyedJaggedTensor, KeyedTensor
 
 from rec_core.batch import BASE_DATA_GROUP, Batch
 from rec_core.errors import DataError
+from rec_features import sampled
 from rec_features.features.base import BaseFeature
 from rec_features.values import DenseValues, FeatureValues, SparseValues
 
@@ -81,7 +82,13 @@ class FeatureParser:
         return batch
 
     def __call__(self, batch: pa.RecordBatch | pa.Table) -> Batch:
-        """Parse one record batch into a `Batch` with labels, weights and reserved columns."""
+        """Parse one record batch into a `Batch` with labels, weights and reserved columns.
+
+        A sampler's output (`SampledBatch`), or features placed in several data groups, go
+        through `rec_features.sampled.parse_grouped`.
+        """
+        if sampled.needs_grouping(self.features, batch):
+            return sampled.parse_grouped(self, batch)
         columns = _columns(batch)
         out = self.to_batch(self.compute(columns), batch.num_rows)
         for name in self.label_fields:
