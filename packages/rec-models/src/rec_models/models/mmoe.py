@@ -1,0 +1,37 @@
+"""MMoE: shared experts mixed per task by softmax gates, then one tower per task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from rec_core.batch import Batch
+from rec_models.modules.mmoe import MMoE as MMoEModule
+from rec_models.modules.task_tower import TaskTower
+from rec_models.multi_task_rank import MultiTaskRank
+
+
+class MMoE(MultiTaskRank):
+    """`expert_mlp`, optional `gate_mlp`, `num_expert` experts, `task_towers` heads."""
+
+    def __init__(self, model_config: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(model_config, *args, **kwargs)
+        cfg = model_config.mmoe
+        self.mmoe = MMoEModule(
+            self.input_dim,
+            cfg.expert_mlp,
+            int(cfg.num_expert),
+            len(self.tasks),
+            cfg.gate_mlp if cfg.HasField("gate_mlp") else None,
+            where="model_config.mmoe",
+        )
+        self.towers = nn.ModuleList(
+            TaskTower(self.mmoe.output_dim, t.mlp if t.HasField("mlp") else None, task.num_class)
+            for t, task in zip(self.tower_configs, self.tasks)
+        )
+
+    def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
+        task_inputs = self.mmoe(self.build_input(batch))
+        return self.to_predictions([tower(x) for tower, x in zip(self.towers, task_inputs)])

@@ -1,0 +1,30 @@
+"""PLE: stacked extraction layers of task and shared experts, then one tower per task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from rec_core.batch import Batch
+from rec_models.modules.ple import PLE as PLEModule
+from rec_models.modules.task_tower import TaskTower
+from rec_models.multi_task_rank import MultiTaskRank
+
+
+class PLE(MultiTaskRank):
+    """`extraction_networks` (task/shared experts per layer) and `task_towers` heads."""
+
+    def __init__(self, model_config: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(model_config, *args, **kwargs)
+        cfg = model_config.ple
+        self.ple = PLEModule(self.input_dim, list(cfg.extraction_networks), len(self.tasks), where="model_config.ple")
+        self.towers = nn.ModuleList(
+            TaskTower(self.ple.output_dim, t.mlp if t.HasField("mlp") else None, task.num_class)
+            for t, task in zip(self.tower_configs, self.tasks)
+        )
+
+    def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
+        task_inputs = self.ple(self.build_input(batch))
+        return self.to_predictions([tower(x) for tower, x in zip(self.towers, task_inputs)])

@@ -1,0 +1,27 @@
+"""SimpleMultiTask: every task tower reads the shared feature input directly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from rec_core.batch import Batch
+from rec_models.modules.task_tower import TaskTower
+from rec_models.multi_task_rank import MultiTaskRank
+
+
+class SimpleMultiTask(MultiTaskRank):
+    """`task_towers { tower_name label_name mlp losses metrics }` over all feature groups."""
+
+    def __init__(self, model_config: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(model_config, *args, **kwargs)
+        self.towers = nn.ModuleList(
+            TaskTower(self.input_dim, cfg.mlp if cfg.HasField("mlp") else None, task.num_class)
+            for cfg, task in zip(self.tower_configs, self.tasks)
+        )
+
+    def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
+        x = self.build_input(batch)
+        return self.to_predictions([tower(x) for tower in self.towers])
