@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
 import torch
-from torchrec.sparse.jagged_tensor import KeyedJaggedTensor, KeyedTensor
+from torchrec.sparse.jagged_tensor import JaggedTensor, KeyedJaggedTensor, KeyedTensor
 
 from rec_core.batch import BASE_DATA_GROUP, Batch
 from rec_core.errors import DataError
 from rec_features import sampled
+from rec_features.dag import FeatureGraph
 from rec_features.features.base import BaseFeature
-from rec_features.values import DenseValues, FeatureValues, SparseValues
+from rec_features.values import DenseValues, FeatureValues, SequenceDenseValues, SequenceSparseValues, SparseValues
+
+V = TypeVar("V")
 
 
 class FeatureParser:
     """Computes every feature of a batch and packs the values into a `Batch`.
 
+    Sparse features (pooled and sequence ids) share one KeyedJaggedTensor, dense ones one
+    KeyedTensor; dense sequences are JaggedTensors in `sequence_dense_features`, and the per-element
+    id counts of multi-value sequences a KeyedJaggedTensor in `sequence_mulval_lengths`.
+    `stub_type` features are computed only as inputs of other features.
     Picklable, so DataLoader workers run it; FG itself is NumPy/Arrow only (`compute`).
     """
 
@@ -30,16 +38,20 @@ class FeatureParser:
         reserved_columns: Sequence[str] = (),
     ) -> None:
         self.features = list(features)
+        self.graph = FeatureGraph(self.features)
         self.label_fields = list(label_fields)
         self.sample_weight_fields = list(sample_weight_fields)
         self.reserved_columns = list(reserved_columns)
-        self.sparse_names = [f.name for f in self.features if f.is_sparse]
-        self.dense_names = [f.name for f in self.features if not f.is_sparse]
-        self.has_weights = any(getattr(f, "weighted", False) for f in self.features)
+        emitted = self.graph.emitted
+        self.sparse_names = [f.name for f in emitted if f.is_sparse]
+        self.dense_names = [f.name for f in emitted if not f.is_sparse and not f.is_sequence]
+        self.sequence_dense_names = [f.name for f in emitted if not f.is_sparse and f.is_sequence]
+        self.mulval_names = [f.name for f in emitted if f.is_multi_value_sequence]
+        self.has_weights = any(getattr(f, "weighted", False) for f in emitted if f.is_sparse)
 
     def feature_columns(self) -> list[str]:
         """The input columns the features read, each once, in first-use order."""
-        return list(dict.fromkeys(c for f in self.features for c in f.inputs))
+        return self.graph.input_columns()
 
     def input_columns(self) -> list[str]:
         """Every column to read: feature inputs, labels, sample weights, reserved columns."""
@@ -47,39 +59,54 @@ class FeatureParser:
         return list(dict.fromkeys(cols))
 
     def compute(self, batch: pa.RecordBatch | pa.Table | dict[str, pa.Array]) -> dict[str, FeatureValues]:
-        """Run FG: the values of every feature for the rows of `batch`."""
+        """Run FG: the values of every (non-stub) feature for the rows of `batch`."""
         columns = _columns(batch)
-        return {f.name: f.process(columns) for f in self.features}
+        num_rows = batch.num_rows if not isinstance(batch, dict) else _num_rows(columns)
+        return self.graph.compute(columns, num_rows)
 
     def to_batch(self, values: dict[str, FeatureValues], num_rows: int) -> Batch:
         """Pack feature values into torch structures (zero-copy from NumPy)."""
         batch = Batch(batch_size=num_rows)
         if self.sparse_names:
-            sparse = [values[n] for n in self.sparse_names]
-            assert all(isinstance(v, SparseValues) for v in sparse)
-            weights = None
-            if self.has_weights:
-                weights = torch.from_numpy(
-                    np.concatenate(
-                        [v.weights if v.weights is not None else np.ones(len(v.values), np.float32) for v in sparse]  # type: ignore[union-attr]
-                    )
-                )
-            batch.sparse_features[BASE_DATA_GROUP] = KeyedJaggedTensor(
-                keys=self.sparse_names,
-                values=torch.from_numpy(np.concatenate([v.values for v in sparse])),
-                lengths=torch.from_numpy(np.concatenate([v.lengths for v in sparse]).astype(np.int32)),
-                weights=weights,
+            batch.sparse_features[BASE_DATA_GROUP] = self._sparse(values, num_rows)
+        if self.mulval_names:
+            mulval = [_typed(values[n], SequenceSparseValues) for n in self.mulval_names]
+            batch.sequence_mulval_lengths[BASE_DATA_GROUP] = KeyedJaggedTensor(
+                keys=self.mulval_names,
+                values=torch.from_numpy(np.concatenate([v.key_lengths for v in mulval]).astype(np.int32)),
+                lengths=torch.from_numpy(np.concatenate([v.seq_lengths for v in mulval]).astype(np.int32)),
                 stride=num_rows,
             )
+        for name in self.sequence_dense_names:
+            v = _typed(values[name], SequenceDenseValues)
+            batch.sequence_dense_features[name] = JaggedTensor(
+                values=torch.from_numpy(np.ascontiguousarray(v.values, dtype=np.float32)),
+                lengths=torch.from_numpy(v.seq_lengths.astype(np.int32)),
+            )
         if self.dense_names:
-            dense = [values[n] for n in self.dense_names]
-            assert all(isinstance(v, DenseValues) for v in dense)
+            dense = [_typed(values[n], DenseValues) for n in self.dense_names]
             batch.dense_features[BASE_DATA_GROUP] = KeyedTensor(
                 keys=self.dense_names,
                 length_per_key=[v.values.shape[1] for v in dense],
                 values=torch.from_numpy(np.concatenate([v.values for v in dense], axis=1)),
             )
         return batch
+
+    def _sparse(self, values: dict[str, FeatureValues], num_rows: int) -> KeyedJaggedTensor:
+        sparse = [_typed(values[n], SparseValues) for n in self.sparse_names]
+        weights = None
+        if self.has_weights:
+            # one weights tensor for the whole KJT: features without weights weigh 1
+            weights = torch.from_numpy(
+                np.concatenate([v.weights if v.weights is not None else np.ones(len(v.values), np.float32) for v in sparse])
+            )
+        return KeyedJaggedTensor(
+            keys=self.sparse_names,
+            values=torch.from_numpy(np.concatenate([v.values for v in sparse])),
+            lengths=torch.from_numpy(np.concatenate([v.lengths for v in sparse]).astype(np.int32)),
+            weights=weights,
+            stride=num_rows,
+        )
 
     def __call__(self, batch: pa.RecordBatch | pa.Table) -> Batch:
         """Parse one record batch into a `Batch` with labels, weights and reserved columns.
@@ -103,10 +130,20 @@ class FeatureParser:
         return out
 
 
+def _typed(value: FeatureValues, kind: type[V]) -> V:
+    if not isinstance(value, kind):
+        raise TypeError(f"expected {kind.__name__} feature values, got {type(value).__name__}")
+    return value
+
+
 def _columns(batch: pa.RecordBatch | pa.Table | dict[str, pa.Array]) -> dict[str, pa.Array]:
     if isinstance(batch, dict):
         return batch
     return {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
+
+
+def _num_rows(columns: dict[str, pa.Array]) -> int:
+    return len(next(iter(columns.values()))) if columns else 0
 
 
 def _label_tensor(columns: dict[str, pa.Array], name: str) -> torch.Tensor:
