@@ -6,6 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rec_features import arrow_ops
+
 # Joins a row number and a key into one lookup key; a control character that text data does not hold.
 _ROW_KEY_SEP = "\x1f"
 
@@ -35,6 +37,16 @@ def truncate(values: pa.Array | np.ndarray, lengths: np.ndarray, limit: int) -> 
     keep = position_in_row(lengths) < limit
     kept = values.filter(pa.array(keep)) if isinstance(values, pa.Array) else values[keep]
     return kept, np.minimum(lengths, limit).astype(np.int32)
+
+
+def fill_empty(tokens: pa.Array, lengths: np.ndarray, default: str) -> tuple[pa.Array, np.ndarray]:
+    """Rows without tokens get the single token `default` (an empty default leaves them empty)."""
+    empty = lengths == 0
+    if not default or not empty.any():
+        return tokens, lengths
+    lists = pa.ListArray.from_arrays(pa.array(offsets(lengths).astype(np.int32)), pc.cast(tokens, pa.string()), mask=pa.array(empty))
+    filled = pc.fill_null(lists, pa.scalar([default], pa.list_(pa.string())))
+    return pc.list_flatten(filled), np.where(empty, 1, lengths).astype(np.int32)
 
 
 def cartesian(parts: list[tuple[pa.Array, np.ndarray]], joiner: str = "_") -> tuple[pa.Array, np.ndarray]:
@@ -72,11 +84,10 @@ def split_pairs(tokens: pa.Array, delimiter: str) -> tuple[pa.Array, pa.Array, n
     token has none) and a mask of the tokens that had a value."""
     parts = pc.split_pattern(pc.cast(tokens, pa.string()), delimiter, max_splits=1)
     keys = pc.list_element(parts, 0)
-    has_value = np.asarray(pc.greater(pc.list_value_length(parts), 1), dtype=bool)
-    values = pc.list_element(pc.list_slice(parts, 1, 2, return_fixed_size_list=False), 0) if has_value.any() else None
-    if values is None:
-        values = pa.nulls(len(tokens), pa.string())
-    return keys, values, has_value
+    has_value = pc.fill_null(pc.greater(pc.list_value_length(parts), 1), False)
+    # tokens without a delimiter get a two-slot null list, so element 1 exists in every row
+    values = pc.list_element(pc.if_else(has_value, parts, pa.scalar([None, None], parts.type)), 1)
+    return keys, values, np.asarray(has_value, dtype=bool)
 
 
 def segment_reduce(values: np.ndarray, lengths: np.ndarray, how: str, empty: float = 0.0) -> np.ndarray:
@@ -103,3 +114,23 @@ def segment_reduce(values: np.ndarray, lengths: np.ndarray, how: str, empty: flo
     else:
         raise ValueError(f"unknown combiner {how!r}")
     return out
+
+
+def kv_entries(col: pa.Array, separator: str, kv_delimiter: str) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """Every entry of a key-value column as (row, key, value text): `k:v<separator>k:v` strings,
+    lists of `k:v` strings, or maps. The value is null for an entry written without one;
+    entries with an empty key are dropped."""
+    if arrow_ops.is_map(col.type):
+        keys, items = arrow_ops.map_lists(col)
+        rows = np.asarray(pc.list_parent_indices(keys), np.int64)
+        flat_keys = pc.cast(pc.list_flatten(keys), pa.string())
+        flat_values = pc.cast(pc.list_flatten(items), pa.string())
+    else:
+        lists = arrow_ops.to_token_lists(col, separator)
+        rows = np.asarray(pc.list_parent_indices(lists), np.int64)
+        flat_keys, flat_values, _ = split_pairs(pc.list_flatten(lists), kv_delimiter)
+    keep = np.asarray(pc.fill_null(pc.not_equal(flat_keys, ""), False), dtype=bool)
+    if keep.all():
+        return rows, flat_keys, flat_values
+    mask = pa.array(keep)
+    return rows[keep], flat_keys.filter(mask), flat_values.filter(mask)

@@ -115,6 +115,17 @@ class BucketizedFeature(BaseFeature):
             raise InvalidFgInputError(self.name, f"expected {dim} value(s), got {int(lengths[row])}", row)
         return self.floats(tokens).reshape(-1, dim)
 
+    def numeric_default(self, separator: str) -> np.ndarray:
+        """`default_value` ("0" when empty) as `value_dim` numbers; one number fills every slot."""
+        text = getattr(self.config, "default_value", "") or "0"
+        try:
+            numbers = np.asarray([float(v) for v in text.split(separator)], np.float64)
+        except ValueError as e:
+            raise ConfigError(self.field_path("default_value"), f"{text!r} is not a number: {e}") from e
+        if len(numbers) not in (1, self.value_dim):
+            raise ConfigError(self.field_path("default_value"), f"{text!r} has {len(numbers)} numbers; value_dim is {self.value_dim}")
+        return np.broadcast_to(numbers, (self.value_dim,)).copy()
+
     def floats(self, tokens: pa.Array) -> np.ndarray:
         """Tokens as float64, or an error naming the feature and the first bad token."""
         try:
