@@ -48,7 +48,9 @@ class KvDotProduct(BucketizedFeature):
         doc = pa.table({"k": row_keys(d_rows, d_keys), "v": d_values}).group_by("k").aggregate([("v", "sum")])
         pos = np.asarray(pc.fill_null(pc.index_in(row_keys(q_rows, q_keys), value_set=doc["k"]), -1), np.int64)
         doc_sums = np.asarray(doc["v_sum"], np.float64)
-        products = np.where(pos >= 0, q_values * doc_sums[np.maximum(pos, 0)], 0.0)
+        products = np.zeros(len(pos))
+        hit = pos >= 0
+        products[hit] = q_values[hit] * doc_sums[pos[hit]]
         n = len(query)
         out = np.bincount(q_rows, weights=products, minlength=n).reshape(n, 1)
         missing = (np.bincount(q_rows, minlength=n) == 0) | (np.bincount(d_rows, minlength=n) == 0)
