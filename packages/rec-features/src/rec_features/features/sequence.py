@@ -137,7 +137,20 @@ def compute_sequence(
     for name in plain:
         if name in columns:
             elem_cols[name] = arrow_ops.decode(columns[name]).take(pa.array(rows))
-    return _pack(feature, feature.compute_rows(elem_cols), lengths, rows)
+    try:
+        values = feature.compute_rows(elem_cols)
+    except InvalidFgInputError as e:
+        raise _at_row(e, rows) from e
+    return _pack(feature, values, lengths, rows)
+
+
+def _at_row(error: InvalidFgInputError, rows: np.ndarray) -> InvalidFgInputError:
+    """An error about an element, restated about the batch row holding it."""
+    if error.row is None or not 0 <= error.row < len(rows):
+        return error
+    message = str(error).removeprefix(f"feature {error.feature!r}: ").removesuffix(f" (row {error.row})")
+    row = int(rows[error.row])
+    return InvalidFgInputError(error.feature, f"{message} (element {error.row - int(np.searchsorted(rows, row))} of the row)", row)
 
 
 def _pack(feature: BaseFeature, values: FeatureValues, seq_lengths: np.ndarray, rows: np.ndarray) -> FeatureValues:
