@@ -331,8 +331,15 @@ class TestConfigErrors:
     def test_no_loss(self, tmp_path: Path) -> None:
         self.expect(tmp_path, MODELS["multi_tower"], "model_config.losses", head="metrics { auc {} }")
 
-    def test_unregistered_loss_lists_installed(self, tmp_path: Path) -> None:
-        with pytest.raises(PluginError, match="binary_focal_loss.*installed"):
+    def test_unregistered_loss_lists_installed(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from rec_core.registry import registry
+
+        # every LossConfig oneof ships with rec: pretend the focal loss's distribution is absent
+        losses = registry("rec.losses")
+        entries = {k: v for k, v in losses._discover().items() if k != "binary_focal_loss"}
+        monkeypatch.setattr(losses, "_discover", lambda: entries)
+        monkeypatch.setattr(losses, "_loaded", {})
+        with pytest.raises(PluginError, match="binary_focal_loss.*installed: binary_cross_entropy"):
             build(write_config(tmp_path, MODELS["multi_tower"], "losses { binary_focal_loss { gamma: 2 alpha: 0.5 } }"))
 
     def test_bad_activation(self, tmp_path: Path) -> None:

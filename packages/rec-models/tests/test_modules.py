@@ -136,12 +136,17 @@ class TestActivation:
         act = create_activation("nn.LeakyReLU(0.2)")
         assert isinstance(act, nn.LeakyReLU) and act.negative_slope == pytest.approx(0.2)
 
-    @pytest.mark.parametrize("name", ["nn.NoSuchThing", "nn.Linear", "nn.init", "Dice"])
+    @pytest.mark.parametrize("name", ["nn.NoSuchThing", "nn.Linear", "nn.init"])
     def test_bad_name_is_a_config_error(self, name: str) -> None:
         with pytest.raises(ConfigError, match="activation"):
             create_activation(name, "activation")
         with pytest.raises(ConfigError, match="activation"):
             MLP(4, [2], activation=name)
+
+    def test_dice_needs_a_layer_width(self) -> None:
+        with pytest.raises(ConfigError, match="activation.*Dice needs the layer width"):
+            create_activation("Dice", "activation")
+        assert MLP(4, [2], activation="Dice").output_dim == 2
 
     def test_bad_arguments_are_a_config_error(self) -> None:
         with pytest.raises(ConfigError, match="deep.activation.*nn.LeakyReLU\\(x\\)"):

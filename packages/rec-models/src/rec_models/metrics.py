@@ -7,7 +7,6 @@ AUC, XAUC, recall@k, normalized entropy). A model feeds each metric the input it
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -189,7 +188,7 @@ class XAUC(_CatMetric):
 
     def num_pairs(self, n: int) -> int:
         """How many pairs to draw among n rows."""
-        wanted = max(1, math.ceil(n * (n - 1) / 2 * self.sample_ratio))
+        wanted = max(1, round(n * (n - 1) / 2 * self.sample_ratio))
         return min(wanted, self.max_pairs) if self.max_pairs else wanted
 
     def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:  # type: ignore[override]
