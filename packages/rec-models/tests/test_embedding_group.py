@@ -1,7 +1,5 @@
 """EmbeddingGroup: group tensors are exactly the pooled table rows and dense values, in order."""
 
-from __future__ import annotations
-
 import pyarrow as pa
 import pytest
 import torch
@@ -116,8 +114,8 @@ class TestErrors:
         with pytest.raises(ConfigError, match=r"feature_groups\[0\].feature_names"):
             setup('feature_groups { group_name: "g" group_type: DEEP }', ROWS)
 
-    def test_sequence_groups_are_not_supported(self) -> None:
-        with pytest.raises(ConfigError, match=r"feature_groups\[0\].group_type"):
+    def test_sequence_group_without_sequence_features(self) -> None:
+        with pytest.raises(ConfigError, match=r"feature_groups\[0\].feature_names: sequence group 'g' has no sequence feature"):
             setup('feature_groups { group_name: "g" feature_names: ["a"] group_type: SEQUENCE }', ROWS)
 
     def test_unknown_group_lists_groups(self) -> None:

@@ -1,31 +1,97 @@
-"""EmbeddingGroup: turns a Batch into one dense tensor per feature group, over TorchRec tables.
+"""EmbeddingGroup: turns a Batch into the tensors of each feature group, over TorchRec tables.
 
-DEEP groups concatenate pooled embeddings of sparse features and the values of dense ones;
-WIDE groups look every sparse feature up in its own `<embedding_name>_wide` table.
+- DEEP: the group's pooled sparse embeddings and dense values, concatenated, then the outputs
+  of its `sequence_encoders` over its nested `sequence_groups`; [B, width].
+- WIDE: every sparse feature looked up in its own `<embedding_name>_wide` table.
+- SEQUENCE (and each nested sequence group): `<g>.query` [B, Dq] (its non-sequence features,
+  pooled), `<g>.sequence` [B, T, Ds] (its sequence features side by side, zero padded to the
+  batch's longest row, at most the features' sequence_length) and `<g>.sequence_length` [B].
+- JAGGED_SEQUENCE: the same keys, with `<g>.sequence` as the [sum(lengths), Ds] jagged values.
+
+One table per embedding name (plus `_wide` / `_<embedding_name_suffix>`). A table that a
+sequence group reads lives in an EmbeddingCollection (unpooled rows; one collection per
+embedding width), and pooled features sharing it pool its rows themselves, so a query
+feature and the sequence of the same items share one table. Other tables stay in
+EmbeddingBagCollections.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
-from torchrec.modules.embedding_modules import EmbeddingBagCollection
+from torchrec.modules.embedding_configs import EmbeddingBagConfig, EmbeddingConfig
+from torchrec.modules.embedding_modules import (
+    EmbeddingBagCollection,
+    EmbeddingCollection,
+    get_embedding_names_by_table,
+)
+from torchrec.sparse.jagged_tensor import JaggedTensor
 
 from rec_core.batch import BASE_DATA_GROUP, Batch
 from rec_core.errors import ConfigError
-from rec_features.embedding import embedding_bag_configs
+from rec_features.embedding import embedding_bag_configs, parse_init_fn
 from rec_features.features.base import BaseFeature
+from rec_models.modules import jagged
+from rec_models.modules.sequence import SequenceEncoder, create_sequence_encoder, encoder_config
 
-DEEP, WIDE = 0, 1
+DEEP, WIDE, SEQUENCE, JAGGED_SEQUENCE = 0, 1, 2, 3
+_BAGS = ("ebc", "weighted_ebc", "wide_ebc", "weighted_wide_ebc")
+
+
+def _is_sequence(f: BaseFeature) -> bool:
+    return bool(getattr(f, "is_sequence", False))
+
+
+def _is_multi_value(f: BaseFeature) -> bool:
+    """A sparse sequence whose elements hold several ids (their counts in sequence_mulval_lengths)."""
+    return f.is_sparse and _is_sequence(f) and int(getattr(f, "value_dim", 1)) != 1
+
+
+def _weighted(f: BaseFeature) -> bool:
+    return bool(getattr(f, "weighted", False))
+
+
+class _Source(NamedTuple):
+    """Where one feature's tensor comes from: kind, module (collection) and key in its output."""
+
+    kind: str  # "bag" (pooled by a bag collection) | "rows" (EmbeddingCollection) | "dense" | "seq_dense"
+    module: str = ""
+    key: str = ""
+    mean: bool = False  # rows pooled by mean (else sum)
+    mulval: str = ""  # multi-value sequence: the feature whose element id counts group the rows
+
+
+@dataclass
+class _Use:
+    """One feature read by one group from table `table`."""
+
+    feature: BaseFeature
+    table: str
+    suffix: str  # what the table name adds to the feature's embedding_name
+    wide: bool
+    unpooled: bool  # read by a sequence group
+
+
+@dataclass
+class _SequenceGroup:
+    name: str
+    jagged: bool
+    cap: int  # padded groups keep at most this many positions (0: no limit)
+    query: list[tuple[BaseFeature, _Use | None]]
+    sequence: list[tuple[BaseFeature, _Use | None]]
 
 
 class EmbeddingGroup(nn.Module):
-    """Pooled feature-group tensors from TorchRec EmbeddingBagCollections.
+    """Feature-group tensors from TorchRec EmbeddingBagCollections and EmbeddingCollections.
 
-    `ebc` holds the DEEP tables, `wide_ebc` the WIDE ones; weighted features get their own
-    `weighted_ebc` / `weighted_wide_ebc` (None when there are no such features).
+    `ebc` holds the pooled DEEP tables, `wide_ebc` the WIDE ones; weighted features get their
+    own `weighted_ebc` / `weighted_wide_ebc`; `ecs[str(dim)]` holds the unpooled tables of
+    width dim (each collection is None / ecs is empty when unused).
     """
 
     def __init__(
@@ -37,114 +103,361 @@ class EmbeddingGroup(nn.Module):
         wide_init_fn: str = "",
     ) -> None:
         super().__init__()
-        by_name = {f.name: f for f in features}
+        self._by_name = {f.name: f for f in features}
         self.group_names: list[str] = []
         self.group_types: dict[str, int] = {}
         self.group_features: dict[str, list[str]] = {}
         self._dims: dict[str, list[int]] = {}
-        deep_sparse: dict[str, BaseFeature] = {}
-        wide_sparse: dict[str, BaseFeature] = {}
+        self._uses: dict[tuple[str, str], _Use] = {}
+        self._pooled_groups: dict[str, list[str]] = {}
+        self._sequence_groups: list[_SequenceGroup] = []
+        encoder_configs: dict[str, list[tuple[Any, str, str]]] = {}
+        taken: set[str] = set()
         for gi, group in enumerate(feature_groups):
+            where = f"model_config.feature_groups[{gi}]"
             gname, gtype = group.group_name, int(group.group_type)
-            if gtype not in (DEEP, WIDE):
-                raise ConfigError(f"model_config.feature_groups[{gi}].group_type", "only DEEP and WIDE groups are supported")
-            names = list(group.feature_names)
-            if not names:
-                raise ConfigError(f"model_config.feature_groups[{gi}].feature_names", "a group needs at least one feature")
-            dims = []
-            for fi, fname in enumerate(names):
-                if fname not in by_name:
-                    raise ConfigError(
-                        f"model_config.feature_groups[{gi}].feature_names[{fi}]",
-                        f"no feature named {fname!r}; features: {sorted(by_name)}",
-                    )
-                f = by_name[fname]
-                if gtype == WIDE:
-                    if not f.is_sparse:
-                        raise ConfigError(
-                            f"model_config.feature_groups[{gi}].feature_names[{fi}]",
-                            f"WIDE groups take sparse features; {fname!r} is dense",
-                        )
-                    wide_sparse[fname] = f
-                    dims.append(wide_embedding_dim)
-                else:
-                    if f.is_sparse:
-                        deep_sparse[fname] = f
-                    dims.append(f.output_dim)
+            if gtype not in (DEEP, WIDE, SEQUENCE, JAGGED_SEQUENCE):
+                raise ConfigError(f"{where}.group_type", f"unknown group type {gtype}")
+            if gname in taken:
+                raise ConfigError(f"{where}.group_name", f"group name {gname!r} is used twice")
+            taken.add(gname)
+            # a DEEP group may hold nothing but its sequence encoders
+            names = self._feature_names(group, where, allow_empty=bool(group.sequence_groups))
             self.group_names.append(gname)
             self.group_types[gname] = gtype
             self.group_features[gname] = names
-            self._dims[gname] = dims
-        # Weighted features pool in their own is_weighted collections: an unweighted collection
-        # ignores the KJT's weights, and a weighted one would push weights into mean pooling,
-        # which torch's embedding_bag refuses. Unweighted tables keep the names `ebc`/`wide_ebc`.
-        deep_plain, deep_weighted = _split_weighted(deep_sparse.values())
-        wide_plain, wide_weighted = _split_weighted(wide_sparse.values())
-        self.ebc = _collection(deep_plain, False, device)
-        self.weighted_ebc = _collection(deep_weighted, True, device)
-        self.wide_ebc = _collection(wide_plain, False, device, "_wide", wide_embedding_dim, wide_init_fn)
-        self.weighted_wide_ebc = _collection(wide_weighted, True, device, "_wide", wide_embedding_dim, wide_init_fn)
-        # where forward finds each (group, feature) value: a collection's name or "dense"
-        self._sources: dict[str, list[tuple[str, str]]] = {}
-        for g in self.group_names:
-            wide = self.group_types[g] == WIDE
-            self._sources[g] = [(f, _source(by_name[f], wide)) for f in self.group_features[g]]
-        used = {src for sources in self._sources.values() for _, src in sources}
-        self._uses_dense = "dense" in used
-        self._uses_sparse = bool(used - {"dense"})
+            suffix = group.embedding_name_suffix
+            if gtype in (SEQUENCE, JAGGED_SEQUENCE):
+                if group.sequence_groups or group.sequence_encoders:
+                    raise ConfigError(f"{where}.sequence_groups", "sequence_groups and sequence_encoders belong to DEEP groups")
+                self._add_sequence_group(gname, names, gtype == JAGGED_SEQUENCE, suffix, where)
+                continue
+            self._add_pooled_group(gname, names, gtype == WIDE, suffix, wide_embedding_dim, where)
+            if gtype == WIDE and (group.sequence_groups or group.sequence_encoders):
+                raise ConfigError(f"{where}.sequence_groups", "sequence_groups and sequence_encoders belong to DEEP groups")
+            for sname, sgroup, swhere in _nested_groups(group, where):
+                if sname != gname and sname in taken:
+                    raise ConfigError(f"{swhere}.group_name", f"group name {sname!r} is used twice")
+                taken.add(sname)
+                self._add_sequence_group(
+                    sname, self._feature_names(sgroup, swhere), False, sgroup.embedding_name_suffix or suffix, swhere
+                )
+            encoder_configs[gname] = _encoder_inputs(group, where)
+
+        self._build_tables(wide_embedding_dim, wide_init_fn, device)
+        self.sequence_encoders = nn.ModuleDict()
+        for gname, configs in encoder_configs.items():
+            encoders = nn.ModuleList(
+                create_sequence_encoder(
+                    cfg, input_name, self.group_total_dim(f"{input_name}.query"), self.group_total_dim(f"{input_name}.sequence"), ewhere
+                )
+                for cfg, input_name, ewhere in configs
+            )
+            if len(encoders):
+                self.sequence_encoders[gname] = encoders
+                self._dims[gname] = self._dims[gname] + [e.output_dim for e in encoders]
+        for sg in self._sequence_groups:
+            if sg.name not in self._dims:
+                self._dims[sg.name] = self._dims[f"{sg.name}.query"] + self._dims[f"{sg.name}.sequence"]
+        self._resolve_sources()
+
+    # ---- configuration -------------------------------------------------------------------
+
+    def _feature_names(self, group: Any, where: str, allow_empty: bool = False) -> list[str]:
+        names = list(group.feature_names)
+        if not names and not allow_empty:
+            raise ConfigError(f"{where}.feature_names", "a group needs at least one feature")
+        for fi, fname in enumerate(names):
+            if fname not in self._by_name:
+                raise ConfigError(
+                    f"{where}.feature_names[{fi}]", f"no feature named {fname!r}; features: {sorted(self._by_name)}"
+                )
+        return names
+
+    def _use(self, group: str, f: BaseFeature, suffix: str, wide: bool, unpooled: bool) -> _Use:
+        table_suffix = ("_wide" if wide else "") + (f"_{suffix}" if suffix else "")
+        use = _Use(f, f"{f.embedding_name}{table_suffix}", table_suffix, wide, unpooled)
+        self._uses[(group, f.name)] = use
+        return use
+
+    def _add_pooled_group(self, gname: str, names: list[str], wide: bool, suffix: str, wide_dim: int, where: str) -> None:
+        dims = []
+        for fi, fname in enumerate(names):
+            f = self._by_name[fname]
+            if wide and not f.is_sparse:
+                raise ConfigError(f"{where}.feature_names[{fi}]", f"WIDE groups take sparse features; {fname!r} is dense")
+            if _is_sequence(f) and not f.is_sparse:
+                raise ConfigError(
+                    f"{where}.feature_names[{fi}]",
+                    f"{fname!r} is a dense sequence; put it in a SEQUENCE group or in this group's sequence_groups",
+                )
+            if f.is_sparse:
+                self._use(gname, f, suffix, wide, False)
+            dims.append(wide_dim if wide else f.output_dim)
+        self._pooled_groups[gname] = names
+        self._dims[gname] = dims
+
+    def _add_sequence_group(self, gname: str, names: list[str], is_jagged: bool, suffix: str, where: str) -> None:
+        query: list[tuple[BaseFeature, _Use | None]] = []
+        sequence: list[tuple[BaseFeature, _Use | None]] = []
+        for fi, fname in enumerate(names):
+            f = self._by_name[fname]
+            if _weighted(f):
+                raise ConfigError(f"{where}.feature_names[{fi}]", f"weighted feature {fname!r} cannot be in a sequence group")
+            use = self._use(gname, f, suffix, False, True) if f.is_sparse else None
+            (sequence if _is_sequence(f) else query).append((f, use))
+        if not sequence:
+            raise ConfigError(f"{where}.feature_names", f"sequence group {gname!r} has no sequence feature")
+        cap = int(getattr(sequence[0][0], "sequence_length", 0) or 0)
+        self._sequence_groups.append(_SequenceGroup(gname, is_jagged, cap, query, sequence))
+        self._dims[f"{gname}.query"] = [f.output_dim for f, _ in query]
+        self._dims[f"{gname}.sequence"] = [f.output_dim for f, _ in sequence]
+
+    def _build_tables(self, wide_dim: int, wide_init_fn: str, device: torch.device | None) -> None:
+        uses = list(self._uses.values())
+        unpooled_tables = {u.table for u in uses if u.unpooled}
+        widths: dict[str, _Use] = {}
+        for u in uses:
+            first = widths.setdefault(u.table, u)
+            if u.table in unpooled_tables and first.feature.embedding_dim != u.feature.embedding_dim:
+                raise ConfigError(
+                    f"feature {u.feature.name!r}.embedding_dim",
+                    f"shares table {u.table!r} but its embedding_dim {u.feature.embedding_dim} differs from "
+                    f"{first.feature.name!r}'s {first.feature.embedding_dim}",
+                )
+        by_bag: dict[str, list[_Use]] = defaultdict(list)
+        by_width: dict[int, list[_Use]] = defaultdict(list)
+        for u in uses:
+            if u.table in unpooled_tables:
+                if _weighted(u.feature):
+                    raise ConfigError(
+                        f"feature {u.feature.name!r}.embedding_name",
+                        f"weighted feature shares table {u.table!r} with a sequence group; give it its own table",
+                    )
+                by_width[u.feature.embedding_dim].append(u)
+            else:
+                by_bag[_bag_name(u)].append(u)
+        for wide in (False, True):
+            _split_weighted({u.feature.name: u.feature for u in uses if u.wide == wide and u.table not in unpooled_tables}.values())
+        owner: dict[str, str] = {}
+        self._keys: dict[tuple[str, str], tuple[str, str]] = {}  # (feature, table) -> (module, output key)
+        for name in _BAGS:
+            tables = _bag_configs(by_bag.get(name, []), wide_dim, wide_init_fn)
+            collection = (
+                EmbeddingBagCollection(tables=tables, is_weighted=name.startswith("weighted"), device=device) if tables else None
+            )
+            setattr(self, name, collection)
+            self._register_keys(name, tables, owner)
+        self.ecs = nn.ModuleDict()
+        for width in sorted(by_width):
+            tables = _row_configs(by_width[width])
+            self.ecs[str(width)] = EmbeddingCollection(tables=tables, device=device)
+            self._register_keys(str(width), tables, owner)
+
+    def _register_keys(self, module: str, tables: Sequence[EmbeddingBagConfig | EmbeddingConfig], owner: dict[str, str]) -> None:
+        for table, keys in zip(tables, get_embedding_names_by_table(list(tables))):
+            if table.name in owner:
+                raise ConfigError(
+                    "model_config.feature_groups",
+                    f"table name {table.name!r} arises twice (an embedding_name plus a suffix equals another "
+                    f"embedding_name); rename one of the features' embedding_name",
+                )
+            owner[table.name] = module
+            for feature, key in zip(table.feature_names, keys):
+                self._keys[(feature, table.name)] = (module, key)
+
+    def _resolve_sources(self) -> None:
+        def source(group: str, f: BaseFeature) -> _Source:
+            if not f.is_sparse:
+                return _Source("seq_dense" if _is_sequence(f) else "dense", key=f.name)
+            use = self._uses[(group, f.name)]
+            module, key = self._keys[(f.name, use.table)]
+            if module in _BAGS:
+                return _Source("bag", module, key)
+            return _Source("rows", module, key, f.pooling == "mean", f.name if _is_multi_value(f) else "")
+
+        self._sources = {g: [source(g, self._by_name[n]) for n in names] for g, names in self._pooled_groups.items()}
+        self._sequence_sources = [
+            (sg, [source(sg.name, f) for f, _ in sg.query], [source(sg.name, f) for f, _ in sg.sequence])
+            for sg in self._sequence_groups
+        ]
+        kinds = {s.kind for sources in self._sources.values() for s in sources}
+        for _, query, sequence in self._sequence_sources:
+            kinds |= {s.kind for s in query + sequence}
+        self._uses_dense = "dense" in kinds
+        self._uses_sparse = bool(kinds & {"bag", "rows"})
+        self._uses_mulval = any(s.mulval for _, _, sequence in self._sequence_sources for s in sequence)
+        self._ec_keys = list(self.ecs.keys())
+
+    # ---- public API ----------------------------------------------------------------------
 
     def group_dims(self, group: str) -> list[int]:
-        """Width of each feature in `group`, in order."""
+        """Width of each feature in `group` (then each sequence encoder's); `<g>.query` / `<g>.sequence` for sequence groups."""
         if group not in self._dims:
             raise ConfigError("model_config.feature_groups", f"the model needs a feature group named {group!r}; groups: {self.group_names}")
         return self._dims[group]
 
     def group_total_dim(self, group: str) -> int:
-        """Width of the concatenated `group` tensor."""
+        """Width of the concatenated `group` tensor (last dim for `<g>.sequence`)."""
         return sum(self.group_dims(group))
 
     def has_group(self, group: str) -> bool:
-        """True when a group of that name is configured."""
+        """True when a group (or `<g>.query` / `<g>.sequence` of a sequence group) of that name is configured."""
         return group in self._dims
 
+    def is_sequence_group(self, group: str) -> bool:
+        """True for SEQUENCE / JAGGED_SEQUENCE groups and the sequence groups nested in DEEP groups."""
+        return any(sg.name == group for sg in self._sequence_groups)
+
+    # ---- forward -------------------------------------------------------------------------
+
     def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """{group name: [B, group width]} for every configured group."""
-        # each source's pooled values as one dict; looked up by key, never merged, because
-        # under FX tracing these dicts are proxies that cannot be iterated. For the same reason
-        # which inputs exist is decided from the config, never by inspecting the batch.
+        """{group: [B, width]} for DEEP/WIDE groups; `<g>.query`, `<g>.sequence`, `<g>.sequence_length` for sequence groups."""
+        # each collection's output is kept as its own dict and read by key, never merged or
+        # iterated: under FX tracing these dicts are proxies. For the same reason which inputs
+        # exist is decided from the config, never by inspecting the batch.
         pooled: dict[str, dict[str, torch.Tensor]] = {}
+        rows: dict[str, dict[str, JaggedTensor]] = {}
         if self._uses_sparse:
             kjt = batch.sparse_features[BASE_DATA_GROUP]
-            if self.ebc is not None:
-                pooled["ebc"] = self.ebc(kjt).to_dict()
-            if self.weighted_ebc is not None:
-                pooled["weighted_ebc"] = self.weighted_ebc(kjt).to_dict()
-            if self.wide_ebc is not None:
-                pooled["wide_ebc"] = self.wide_ebc(kjt).to_dict()
-            if self.weighted_wide_ebc is not None:
-                pooled["weighted_wide_ebc"] = self.weighted_wide_ebc(kjt).to_dict()
+            for name in _BAGS:
+                collection = getattr(self, name)
+                if collection is not None:
+                    pooled[name] = collection(kjt).to_dict()
+            for width in self._ec_keys:
+                rows[width] = self.ecs[width](kjt)
         if self._uses_dense:
             pooled["dense"] = batch.dense_features[BASE_DATA_GROUP].to_dict()
+        mulval: dict[str, JaggedTensor] = {}
+        if self._uses_mulval:
+            mulval = batch.sequence_mulval_lengths[BASE_DATA_GROUP].to_dict()
+        cache: dict[_Source, torch.Tensor] = {}
+
+        def vector(src: _Source) -> torch.Tensor:
+            """[B, width] of one feature: a pooled bag, pooled rows, or dense values."""
+            if src.kind == "rows":
+                if src not in cache:
+                    jt = rows[src.module][src.key]
+                    cache[src] = jagged.pool(jt.values(), jt.lengths(), src.mean)
+                return cache[src]
+            return pooled[src.module or "dense"][src.key]
+
+        def elements(src: _Source) -> tuple[torch.Tensor, torch.Tensor]:
+            """(values [elements, width], elements per row) of one sequence feature."""
+            if src.kind == "seq_dense":
+                jt = batch.sequence_dense_features[src.key]
+                return jt.values(), jt.lengths()
+            jt = rows[src.module][src.key]
+            if src.mulval:
+                counts = mulval[src.mulval]
+                return jagged.pool(jt.values(), counts.values(), src.mean), counts.lengths()
+            return jt.values(), jt.lengths()
+
         out: dict[str, torch.Tensor] = {}
-        for g in self.group_names:
-            out[g] = torch.cat([pooled[src][f] for f, src in self._sources[g]], dim=1)
+        for sg, query, sequence in self._sequence_sources:
+            if query:
+                out[f"{sg.name}.query"] = torch.cat([vector(s) for s in query], dim=1)
+            parts = [elements(s) for s in sequence]
+            lengths = parts[0][1]
+            if sg.jagged:
+                out[f"{sg.name}.sequence"] = torch.cat([v for v, _ in parts], dim=1)
+            else:
+                steps = jagged.padded_length(lengths, sg.cap)
+                out[f"{sg.name}.sequence"] = torch.cat([jagged.to_padded(v, n, steps) for v, n in parts], dim=2)
+                if sg.cap > 0:
+                    lengths = lengths.clamp(max=sg.cap)
+            out[f"{sg.name}.sequence_length"] = lengths
+        for g, sources in self._sources.items():
+            tensors = [vector(s) for s in sources]
+            if g in self.sequence_encoders:
+                encoders: Iterable[SequenceEncoder] = self.sequence_encoders[g]  # type: ignore[assignment]
+                tensors += [encoder(out) for encoder in encoders]
+            out[g] = torch.cat(tensors, dim=1)
         return out
 
 
-def _source(f: BaseFeature, wide: bool) -> str:
-    if not f.is_sparse:
-        return "dense"
-    weighted = "weighted_" if getattr(f, "weighted", False) else ""
-    return f"{weighted}{'wide_' if wide else ''}ebc"
+def _nested_groups(group: Any, where: str) -> list[tuple[str, Any, str]]:
+    """(name, SeqGroupConfig, path) of a DEEP group's sequence_groups; a single unnamed one takes the group's name."""
+    nested = list(group.sequence_groups)
+    if bool(nested) != bool(group.sequence_encoders):
+        missing = "sequence_encoders" if nested else "sequence_groups"
+        raise ConfigError(f"{where}.{missing}", "sequence_groups and sequence_encoders must be configured together")
+    out = []
+    for si, sg in enumerate(nested):
+        swhere = f"{where}.sequence_groups[{si}]"
+        if not sg.group_name and len(nested) > 1:
+            raise ConfigError(f"{swhere}.group_name", "with several sequence_groups each needs a group_name")
+        out.append((sg.group_name or group.group_name, sg, swhere))
+    return out
 
 
-def _split_weighted(features: Iterable[BaseFeature]) -> tuple[list[BaseFeature], list[BaseFeature]]:
-    """(unweighted, weighted) features; a table cannot be shared across the two kinds."""
-    plain, weighted = [], []
+def _encoder_inputs(group: Any, where: str) -> list[tuple[Any, str, str]]:
+    """(SeqEncoderConfig, input group, path) per encoder; an encoder without input reads the only sequence group."""
+    names = [n for n, _, _ in _nested_groups(group, where)]
+    out = []
+    for ei, cfg in enumerate(group.sequence_encoders):
+        ewhere = f"{where}.sequence_encoders[{ei}]"
+        kind, inner = encoder_config(cfg, ewhere)
+        input_name = inner.input or (names[0] if len(names) == 1 else "")
+        if input_name not in names:
+            raise ConfigError(f"{ewhere}.{kind}.input", f"{inner.input!r} is not one of this group's sequence_groups {names}")
+        out.append((cfg, input_name, ewhere))
+    unread = sorted(set(names) - {name for _, name, _ in out})
+    if unread:
+        raise ConfigError(f"{where}.sequence_encoders", f"sequence group(s) {unread} have no encoder")
+    return out
+
+
+def _bag_name(u: _Use) -> str:
+    return f"{'weighted_' if _weighted(u.feature) else ''}{'wide_' if u.wide else ''}ebc"
+
+
+def _bag_configs(uses: Sequence[_Use], wide_dim: int, wide_init_fn: str) -> list[EmbeddingBagConfig]:
+    """Bag tables of one collection; one embedding_bag_configs call per table-name suffix."""
+    by_suffix: dict[str, dict[str, BaseFeature]] = defaultdict(dict)
+    for u in uses:
+        by_suffix[u.suffix][u.feature.name] = u.feature
+    tables: list[EmbeddingBagConfig] = []
+    for suffix, feats in by_suffix.items():
+        wide = suffix.startswith("_wide")
+        tables += embedding_bag_configs(list(feats.values()), suffix, wide_dim if wide else None, wide_init_fn if wide else None)
+    return tables
+
+
+def _row_configs(uses: Sequence[_Use]) -> list[EmbeddingConfig]:
+    """Unpooled tables of one width; features naming the same table must agree on its size."""
+    tables: dict[str, EmbeddingConfig] = {}
+    for u in uses:
+        f = u.feature
+        if f.embedding_dim <= 0:
+            raise ConfigError(f"feature {f.name!r}.embedding_dim", "a sparse feature needs embedding_dim > 0")
+        table = tables.get(u.table)
+        if table is None:
+            tables[u.table] = EmbeddingConfig(
+                name=u.table,
+                embedding_dim=f.embedding_dim,
+                num_embeddings=f.num_embeddings,
+                feature_names=[f.name],
+                init_fn=parse_init_fn(f.init_fn, f"feature {f.name!r}.init_fn"),
+            )
+        elif table.num_embeddings != f.num_embeddings:
+            raise ConfigError(
+                f"feature {f.name!r}.embedding_name",
+                f"shares table {u.table!r} but its size {f.num_embeddings} differs from "
+                f"{table.feature_names[0]!r}'s {table.num_embeddings}",
+            )
+        elif f.name not in table.feature_names:
+            table.feature_names.append(f.name)
+    return list(tables.values())
+
+
+def _split_weighted(features: Iterable[BaseFeature]) -> None:
+    """Weighted features pool by sum and never share a table with unweighted ones."""
+    features = list(features)
+    plain_tables = {f.embedding_name: f.name for f in features if not _weighted(f)}
     for f in features:
-        (weighted if getattr(f, "weighted", False) else plain).append(f)
-    plain_tables = {f.embedding_name: f.name for f in plain}
-    for f in weighted:
+        if not _weighted(f):
+            continue
         if f.pooling != "sum":
             raise ConfigError(f"feature {f.name!r}.pooling", f"a weighted feature pools by sum, got {f.pooling!r}")
         if f.embedding_name in plain_tables:
@@ -153,18 +466,3 @@ def _split_weighted(features: Iterable[BaseFeature]) -> tuple[list[BaseFeature],
                 f"weighted feature shares table {f.embedding_name!r} with unweighted "
                 f"feature {plain_tables[f.embedding_name]!r}; give them separate tables",
             )
-    return plain, weighted
-
-
-def _collection(
-    features: Sequence[BaseFeature],
-    weighted: bool,
-    device: torch.device | None,
-    suffix: str = "",
-    dim: int | None = None,
-    init_fn: str = "",
-) -> EmbeddingBagCollection | None:
-    if not features:
-        return None
-    tables = embedding_bag_configs(list(features), suffix, dim, init_fn)
-    return EmbeddingBagCollection(tables=tables, is_weighted=weighted, device=device)
