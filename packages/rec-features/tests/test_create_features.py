@@ -53,6 +53,5 @@ def test_empty_feature_config() -> None:
 
 
 def test_unregistered_type_lists_what_is_installed() -> None:
-    cfg = configs('combo_feature { feature_name: "c" expression: ["user:a", "item:b"] embedding_dim: 4 hash_bucket_size: 10 }')
-    with pytest.raises(PluginError, match="combo_feature"):
-        create_features(cfg)
+    with pytest.raises(PluginError, match=r"'no_such_feature'.*combo_feature.*id_feature"):
+        registry("rec.features").get("no_such_feature")

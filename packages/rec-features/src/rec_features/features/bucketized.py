@@ -31,6 +31,8 @@ class BucketizedFeature(BaseFeature):
 
     bucket_order: tuple[str, ...] = ()
     requires_bucketizer = False
+    # pyfg's fg.json key -> config field, for types whose fg.json names differ from their config's
+    fg_json_aliases: dict[str, str] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -189,6 +191,11 @@ class BucketizedFeature(BaseFeature):
         return keys, weights
 
     # ---- fg.json
+
+    @classmethod
+    def config_from_fg_json(cls, entry: dict[str, Any], kind: str, where: str) -> Any:
+        renamed = {cls.fg_json_aliases.get(k, k): v for k, v in entry.items()}
+        return super().config_from_fg_json(renamed, kind, where)
 
     def fg_json_base(self, feature_type: str, value_type: str) -> dict[str, Any]:
         """The keys every entry has: type, name, value type, bucketizer and the FG_NONE default."""

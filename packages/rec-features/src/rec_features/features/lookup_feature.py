@@ -29,6 +29,7 @@ class LookupFeature(BucketizedFeature):
 
     config_name = "lookup_feature"
     bucket_order = LOOKUP_ORDER
+    fg_json_aliases = {"needDiscrete": "need_discrete", "needKey": "need_key"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -30,6 +30,10 @@ class MatchFeature(BucketizedFeature):
 
     config_name = "match_feature"
     bucket_order = LOOKUP_ORDER
+    fg_json_aliases = {
+        "user": "nested_map", "category": "pkey", "item": "skey", "needDiscrete": "need_discrete",
+        "show_category": "show_pkey", "show_item": "show_skey",
+    }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -105,7 +109,6 @@ class MatchFeature(BucketizedFeature):
         out = self.fg_json_base("match_feature", "string" if c.need_discrete else "float")
         multihit = ALL in (c.pkey, c.skey)
         out.update(
-            nested_map=c.nested_map,
             user=c.nested_map,
             category=c.pkey,
             item=c.skey,
