@@ -175,3 +175,16 @@ class TestTextNormalizer:
     def test_translate_keeps_row_boundaries(self) -> None:
         col = pa.array(["skip", "ＡＢ　1", None, "", "中Ｚ"])[1:]
         assert translate(col, SBC2DBC).to_pylist() == ["AB 1", None, "", "中Z"]
+
+
+class TestRegexReplace:
+    """The operator rec ships, found through its `rec.features` entry point."""
+
+    def test_replaces_matches(self, feature: Feature) -> None:
+        params = 'operator_params { fields { key: "regex_pattern" value { string_value: "([a-z]+)_\\\\d+" } } fields { key: "replacement" value { string_value: "\\\\1" } } }'
+        f = feature(f'custom_feature {{ feature_name: "r" operator_name: "RegexReplace" operator_lib_file: "pyfg/lib/libregex_replace.so" expression: ["item:c"] vocab_list: ["cat", "dog"] default_value: "" {params} }}')
+        assert sparse_rows(f.process({"c": pa.array(["cat_12", "dog_7\x1dcow_1", None])})) == [[2], [3, 1], []]
+
+    def test_missing_pattern_is_a_config_error(self, feature: Feature) -> None:
+        with pytest.raises(ConfigError, match=r"'r'.operator_params.*regex_pattern"):
+            feature('custom_feature { feature_name: "r" operator_name: "RegexReplace" operator_lib_file: "x" expression: ["item:c"] }')

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rec_core.registry import registry
 
@@ -39,3 +40,18 @@ class CustomOperator:
 def load_operator(name: str) -> type[CustomOperator]:
     """The operator class registered as `custom_feature.<name>` (a PluginError lists what is installed)."""
     return registry("rec.features").get(f"{ENTRY_POINT_PREFIX}{name}")
+
+
+class RegexReplace(CustomOperator):
+    """Built-in operator: every match of `regex_pattern` (RE2 syntax) in the first input replaced by
+    `replacement` (`\\1` refers to a group); other inputs are ignored."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        super().__init__(params)
+        self.pattern = str(params.get("regex_pattern", ""))
+        self.replacement = str(params.get("replacement", ""))
+        if not self.pattern:
+            raise ValueError("RegexReplace needs operator_params regex_pattern")
+
+    def __call__(self, inputs: list[pa.Array]) -> pa.Array:
+        return pc.replace_substring_regex(pc.cast(inputs[0], pa.string()), self.pattern, self.replacement)

@@ -33,9 +33,13 @@ class CustomFeature(BucketizedFeature):
         c = self.config
         self.params = json_format.MessageToDict(c.operator_params) if c.HasField("operator_params") else {}
         try:
-            self.operator = load_operator(c.operator_name)(self.params)
+            operator = load_operator(c.operator_name)
         except PluginError as e:
             raise ConfigError(self.field_path("operator_name"), str(e)) from e
+        try:
+            self.operator = operator(self.params)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(self.field_path("operator_params"), f"operator {c.operator_name!r}: {e}") from e
 
     @property
     def value_dim(self) -> int:
