@@ -7,6 +7,7 @@ in sequence_mulval_lengths, raw sequences in sequence_dense_features.
 
 from typing import Dict
 
+import pyarrow as pa
 import pytest
 import torch
 from google.protobuf import text_format
@@ -15,50 +16,40 @@ from torchrec.sparse.jagged_tensor import JaggedTensor, KeyedJaggedTensor, Keyed
 
 from rec_core.batch import BASE_DATA_GROUP, Batch
 from rec_core.errors import ConfigError
-from rec_core.protos import model_pb2
-from rec_features.features import FG_NONE
+from rec_core.protos import model_pb2, pipeline_pb2
+from rec_features.features import FG_NONE, create_features
 from rec_features.features.base import BaseFeature
-from rec_features.testing import build_feature
+from rec_features.parser import FeatureParser
 from rec_models.embedding_group import EmbeddingGroup
 from rec_models.testing import GraphType, create_test_module
 
 
-class SequenceStandIn:
-    """A real feature given the contract's sequence attributes (is_sequence, sequence_length, ...)."""
+FEATURES = """
+feature_configs { id_feature { feature_name: "item_id" expression: "item:item_id" embedding_dim: 4 num_buckets: 10 embedding_name: "item" } }
+feature_configs { id_feature { feature_name: "cate_id" expression: "item:cate_id" embedding_dim: 4 num_buckets: 5 embedding_name: "cate" pooling: "mean" } }
+feature_configs { id_feature { feature_name: "user_id" expression: "user:user_id" embedding_dim: 2 num_buckets: 6 } }
+feature_configs { raw_feature { feature_name: "d" expression: "user:d" value_dim: 2 } }
+feature_configs {
+    sequence_feature {
+        sequence_name: "click"
+        sequence_length: 3
+        features { id_feature { feature_name: "item_id" expression: "item:item_id" embedding_dim: 4 num_buckets: 10 embedding_name: "item" } }
+        features { id_feature { feature_name: "cate_id" expression: "item:cate_id" embedding_dim: 4 num_buckets: 5 embedding_name: "cate" } }
+        features { raw_feature { feature_name: "price" expression: "item:price" } }
+    }
+}
+feature_configs {
+    sequence_id_feature {
+        feature_name: "tags" expression: "user:tags" sequence_length: 3 value_dim: 0 embedding_dim: 4 num_buckets: 6 pooling: "mean"
+    }
+}
+feature_configs { id_feature { feature_name: "w" expression: "user:w" embedding_dim: 4 num_buckets: 4 weighted: true } }
+"""
 
-    is_sequence = True
-    is_grouped_sequence = True
 
-    def __init__(self, inner: BaseFeature, sequence_length: int, value_dim: int = 1) -> None:
-        self._inner = inner
-        self.sequence_length = sequence_length
-        self.sequence_name = inner.name.split("__")[0]
-        self.value_dim = value_dim if inner.is_sparse else inner.value_dim
-
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
-        return getattr(self._inner, name)
-
-
-def feature(text: str) -> BaseFeature:
-    return build_feature(text, FG_NONE)
-
-
-def seq(text: str, length: int = 3, value_dim: int = 1) -> BaseFeature:
-    return SequenceStandIn(feature(text), length, value_dim)  # type: ignore[return-value]
-
-
-def features() -> list[BaseFeature]:
-    return [
-        feature('id_feature { feature_name: "item_id" expression: "item:item_id" embedding_dim: 4 num_buckets: 10 embedding_name: "item" }'),
-        feature('id_feature { feature_name: "cate_id" expression: "item:cate_id" embedding_dim: 4 num_buckets: 5 embedding_name: "cate" pooling: "mean" }'),
-        feature('id_feature { feature_name: "user_id" expression: "user:user_id" embedding_dim: 2 num_buckets: 6 }'),
-        feature('raw_feature { feature_name: "d" expression: "user:d" value_dim: 2 }'),
-        seq('id_feature { feature_name: "click__item_id" expression: "user:click__item_id" embedding_dim: 4 num_buckets: 10 embedding_name: "item" }'),
-        seq('id_feature { feature_name: "click__cate_id" expression: "user:click__cate_id" embedding_dim: 4 num_buckets: 5 embedding_name: "cate" }'),
-        seq('raw_feature { feature_name: "click__price" expression: "user:click__price" }'),
-        seq('id_feature { feature_name: "tags" expression: "user:tags" embedding_dim: 4 num_buckets: 6 pooling: "mean" }', value_dim=0),
-        feature('id_feature { feature_name: "w" expression: "user:w" embedding_dim: 4 num_buckets: 4 weighted: true }'),
-    ]
+def features(extra: str = "") -> list[BaseFeature]:
+    cfg = text_format.Parse(FEATURES + extra, pipeline_pb2.EasyRecConfig())
+    return create_features(cfg.feature_configs, FG_NONE)
 
 
 # per row; row 2's click sequence (4 elements) is longer than its sequence_length 3
@@ -150,6 +141,29 @@ class TestSequenceGroup:
         assert out["seq.sequence_length"].tolist() == [2, 0, 3]
         assert eg.group_dims("seq.query") == [4, 4, 2] and eg.group_total_dim("seq.sequence") == 13
         assert eg.group_total_dim("seq") == 23 and eg.has_group("seq.query") and eg.is_sequence_group("seq")
+
+    def test_parsed_rows_give_the_same_tensors(self) -> None:
+        # the same rows as FG-encoded columns through the real parser (which cuts row 2 itself)
+        eg = build(SEQ_GROUP)
+        rows = pa.record_batch(
+            {
+                "item_id": pa.array([1, 2, None]),
+                "cate_id": pa.array([0, 4, 3]),
+                "user_id": pa.array([5, 0, 1]),
+                "d": pa.array(DENSE, pa.list_(pa.float32())),
+                "click__item_id": pa.array(SPARSE["click__item_id"], pa.list_(pa.int64())),
+                "click__cate_id": pa.array(SPARSE["click__cate_id"], pa.list_(pa.int64())),
+                "click__price": pa.array(PRICES, pa.list_(pa.float32())),
+                "tags": pa.array([[[1, 2], [3]], [], [[4], [], [5, 0]]], pa.list_(pa.list_(pa.int64()))),
+                "w": pa.array(["1:1", None, "2:1"]),
+            }
+        )
+        parsed = FeatureParser(features())(rows)
+        with torch.no_grad():
+            expected, out = eg(make_batch()), eg(parsed)
+        assert set(out) == set(expected)
+        for key, value in expected.items():
+            torch.testing.assert_close(out[key], value, msg=key, check_dtype=False)
 
     def test_pads_only_to_the_longest_row(self) -> None:
         eg = build('feature_groups { group_name: "s" feature_names: ["item_id", "click__item_id"] group_type: SEQUENCE }')
@@ -315,12 +329,12 @@ class TestConfigErrors:
             build(text)
 
     def test_shared_table_needs_one_width(self) -> None:
-        odd = seq('id_feature { feature_name: "odd__item_id" expression: "user:o" embedding_dim: 8 num_buckets: 10 embedding_name: "item" }')
+        odd = 'feature_configs { sequence_id_feature { feature_name: "odd" expression: "user:o" embedding_dim: 8 num_buckets: 10 embedding_name: "item" } }'
         groups = text_format.Parse(
-            'feature_groups { group_name: "s" feature_names: ["item_id", "odd__item_id"] group_type: SEQUENCE }', model_pb2.ModelConfig()
+            'feature_groups { group_name: "s" feature_names: ["item_id", "odd"] group_type: SEQUENCE }', model_pb2.ModelConfig()
         ).feature_groups
-        with pytest.raises(ConfigError, match=r"feature 'odd__item_id'.embedding_dim: shares table 'item'"):
-            EmbeddingGroup([*features(), odd], list(groups))
+        with pytest.raises(ConfigError, match=r"feature 'odd'.embedding_name: shares table 'item' but its rows=10, dim=8 differ"):
+            EmbeddingGroup(features(odd), list(groups))
 
 
 class FlatInput(nn.Module):

@@ -18,7 +18,7 @@ EmbeddingBagCollections.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -34,22 +34,13 @@ from torchrec.sparse.jagged_tensor import JaggedTensor
 
 from rec_core.batch import BASE_DATA_GROUP, Batch
 from rec_core.errors import ConfigError
-from rec_features.embedding import embedding_bag_configs, parse_init_fn
+from rec_features.embedding import embedding_bag_configs, embedding_configs
 from rec_features.features.base import BaseFeature
 from rec_models.modules import jagged
 from rec_models.modules.sequence import SequenceEncoder, create_sequence_encoder, encoder_config
 
 DEEP, WIDE, SEQUENCE, JAGGED_SEQUENCE = 0, 1, 2, 3
 _BAGS = ("ebc", "weighted_ebc", "wide_ebc", "weighted_wide_ebc")
-
-
-def _is_sequence(f: BaseFeature) -> bool:
-    return bool(getattr(f, "is_sequence", False))
-
-
-def _is_multi_value(f: BaseFeature) -> bool:
-    """A sparse sequence whose elements hold several ids (their counts in sequence_mulval_lengths)."""
-    return f.is_sparse and _is_sequence(f) and int(getattr(f, "value_dim", 1)) != 1
 
 
 def _weighted(f: BaseFeature) -> bool:
@@ -82,8 +73,8 @@ class _SequenceGroup:
     name: str
     jagged: bool
     cap: int  # padded groups keep at most this many positions (0: no limit)
-    query: list[tuple[BaseFeature, _Use | None]]
-    sequence: list[tuple[BaseFeature, _Use | None]]
+    query: list[BaseFeature]
+    sequence: list[BaseFeature]
 
 
 class EmbeddingGroup(nn.Module):
@@ -174,11 +165,9 @@ class EmbeddingGroup(nn.Module):
                 )
         return names
 
-    def _use(self, group: str, f: BaseFeature, suffix: str, wide: bool, unpooled: bool) -> _Use:
+    def _use(self, group: str, f: BaseFeature, suffix: str, wide: bool, unpooled: bool) -> None:
         table_suffix = ("_wide" if wide else "") + (f"_{suffix}" if suffix else "")
-        use = _Use(f, f"{f.embedding_name}{table_suffix}", table_suffix, wide, unpooled)
-        self._uses[(group, f.name)] = use
-        return use
+        self._uses[(group, f.name)] = _Use(f, f"{f.embedding_name}{table_suffix}", table_suffix, wide, unpooled)
 
     def _add_pooled_group(self, gname: str, names: list[str], wide: bool, suffix: str, wide_dim: int, where: str) -> None:
         dims = []
@@ -186,7 +175,7 @@ class EmbeddingGroup(nn.Module):
             f = self._by_name[fname]
             if wide and not f.is_sparse:
                 raise ConfigError(f"{where}.feature_names[{fi}]", f"WIDE groups take sparse features; {fname!r} is dense")
-            if _is_sequence(f) and not f.is_sparse:
+            if f.is_sequence and not f.is_sparse:
                 raise ConfigError(
                     f"{where}.feature_names[{fi}]",
                     f"{fname!r} is a dense sequence; put it in a SEQUENCE group or in this group's sequence_groups",
@@ -198,61 +187,56 @@ class EmbeddingGroup(nn.Module):
         self._dims[gname] = dims
 
     def _add_sequence_group(self, gname: str, names: list[str], is_jagged: bool, suffix: str, where: str) -> None:
-        query: list[tuple[BaseFeature, _Use | None]] = []
-        sequence: list[tuple[BaseFeature, _Use | None]] = []
+        query: list[BaseFeature] = []
+        sequence: list[BaseFeature] = []
         for fi, fname in enumerate(names):
             f = self._by_name[fname]
             if _weighted(f):
                 raise ConfigError(f"{where}.feature_names[{fi}]", f"weighted feature {fname!r} cannot be in a sequence group")
-            use = self._use(gname, f, suffix, False, True) if f.is_sparse else None
-            (sequence if _is_sequence(f) else query).append((f, use))
+            if f.is_sparse:
+                self._use(gname, f, suffix, False, True)
+            (sequence if f.is_sequence else query).append(f)
         if not sequence:
             raise ConfigError(f"{where}.feature_names", f"sequence group {gname!r} has no sequence feature")
-        cap = int(getattr(sequence[0][0], "sequence_length", 0) or 0)
+        cap = sequence[0].sequence_length
         self._sequence_groups.append(_SequenceGroup(gname, is_jagged, cap, query, sequence))
-        self._dims[f"{gname}.query"] = [f.output_dim for f, _ in query]
-        self._dims[f"{gname}.sequence"] = [f.output_dim for f, _ in sequence]
+        self._dims[f"{gname}.query"] = [f.output_dim for f in query]
+        self._dims[f"{gname}.sequence"] = [f.output_dim for f in sequence]
 
     def _build_tables(self, wide_dim: int, wide_init_fn: str, device: torch.device | None) -> None:
         uses = list(self._uses.values())
         unpooled_tables = {u.table for u in uses if u.unpooled}
-        widths: dict[str, _Use] = {}
+        bags: dict[str, list[_Use]] = defaultdict(list)
+        unpooled: list[_Use] = []
         for u in uses:
-            first = widths.setdefault(u.table, u)
-            if u.table in unpooled_tables and first.feature.embedding_dim != u.feature.embedding_dim:
+            if u.table not in unpooled_tables:
+                bags[_bag_name(u)].append(u)
+                continue
+            if _weighted(u.feature):
                 raise ConfigError(
-                    f"feature {u.feature.name!r}.embedding_dim",
-                    f"shares table {u.table!r} but its embedding_dim {u.feature.embedding_dim} differs from "
-                    f"{first.feature.name!r}'s {first.feature.embedding_dim}",
+                    f"feature {u.feature.name!r}.embedding_name",
+                    f"weighted feature shares table {u.table!r} with a sequence group; give it its own table",
                 )
-        by_bag: dict[str, list[_Use]] = defaultdict(list)
-        by_width: dict[int, list[_Use]] = defaultdict(list)
-        for u in uses:
-            if u.table in unpooled_tables:
-                if _weighted(u.feature):
-                    raise ConfigError(
-                        f"feature {u.feature.name!r}.embedding_name",
-                        f"weighted feature shares table {u.table!r} with a sequence group; give it its own table",
-                    )
-                by_width[u.feature.embedding_dim].append(u)
-            else:
-                by_bag[_bag_name(u)].append(u)
+            unpooled.append(u)
         for wide in (False, True):
             _split_weighted({u.feature.name: u.feature for u in uses if u.wide == wide and u.table not in unpooled_tables}.values())
         owner: dict[str, str] = {}
         self._keys: dict[tuple[str, str], tuple[str, str]] = {}  # (feature, table) -> (module, output key)
         for name in _BAGS:
-            tables = _bag_configs(by_bag.get(name, []), wide_dim, wide_init_fn)
+            tables = _configs(bags.get(name, []), embedding_bag_configs, wide_dim, wide_init_fn)
             collection = (
                 EmbeddingBagCollection(tables=tables, is_weighted=name.startswith("weighted"), device=device) if tables else None
             )
             setattr(self, name, collection)
             self._register_keys(name, tables, owner)
+        # EmbeddingCollection tables of one collection share a width
+        by_width: dict[int, list[EmbeddingConfig]] = defaultdict(list)
+        for table in _configs(unpooled, embedding_configs, wide_dim, wide_init_fn):
+            by_width[table.embedding_dim].append(table)
         self.ecs = nn.ModuleDict()
         for width in sorted(by_width):
-            tables = _row_configs(by_width[width])
-            self.ecs[str(width)] = EmbeddingCollection(tables=tables, device=device)
-            self._register_keys(str(width), tables, owner)
+            self.ecs[str(width)] = EmbeddingCollection(tables=by_width[width], device=device)
+            self._register_keys(str(width), by_width[width], owner)
 
     def _register_keys(self, module: str, tables: Sequence[EmbeddingBagConfig | EmbeddingConfig], owner: dict[str, str]) -> None:
         for table, keys in zip(tables, get_embedding_names_by_table(list(tables))):
@@ -269,16 +253,16 @@ class EmbeddingGroup(nn.Module):
     def _resolve_sources(self) -> None:
         def source(group: str, f: BaseFeature) -> _Source:
             if not f.is_sparse:
-                return _Source("seq_dense" if _is_sequence(f) else "dense", key=f.name)
+                return _Source("seq_dense" if f.is_sequence else "dense", key=f.name)
             use = self._uses[(group, f.name)]
             module, key = self._keys[(f.name, use.table)]
             if module in _BAGS:
                 return _Source("bag", module, key)
-            return _Source("rows", module, key, f.pooling == "mean", f.name if _is_multi_value(f) else "")
+            return _Source("rows", module, key, f.pooling == "mean", f.name if f.is_multi_value_sequence else "")
 
         self._sources = {g: [source(g, self._by_name[n]) for n in names] for g, names in self._pooled_groups.items()}
         self._sequence_sources = [
-            (sg, [source(sg.name, f) for f, _ in sg.query], [source(sg.name, f) for f, _ in sg.sequence])
+            (sg, [source(sg.name, f) for f in sg.query], [source(sg.name, f) for f in sg.sequence])
             for sg in self._sequence_groups
         ]
         kinds = {s.kind for sources in self._sources.values() for s in sources}
@@ -412,43 +396,16 @@ def _bag_name(u: _Use) -> str:
     return f"{'weighted_' if _weighted(u.feature) else ''}{'wide_' if u.wide else ''}ebc"
 
 
-def _bag_configs(uses: Sequence[_Use], wide_dim: int, wide_init_fn: str) -> list[EmbeddingBagConfig]:
-    """Bag tables of one collection; one embedding_bag_configs call per table-name suffix."""
+def _configs(uses: Sequence[_Use], build: Callable[..., list[Any]], wide_dim: int, wide_init_fn: str) -> list[Any]:
+    """Table configs of the features in `uses`: one `build` call (rec_features.embedding) per table-name suffix."""
     by_suffix: dict[str, dict[str, BaseFeature]] = defaultdict(dict)
     for u in uses:
         by_suffix[u.suffix][u.feature.name] = u.feature
-    tables: list[EmbeddingBagConfig] = []
+    tables: list[Any] = []
     for suffix, feats in by_suffix.items():
         wide = suffix.startswith("_wide")
-        tables += embedding_bag_configs(list(feats.values()), suffix, wide_dim if wide else None, wide_init_fn if wide else None)
+        tables += build(list(feats.values()), suffix, wide_dim if wide else None, wide_init_fn if wide else None)
     return tables
-
-
-def _row_configs(uses: Sequence[_Use]) -> list[EmbeddingConfig]:
-    """Unpooled tables of one width; features naming the same table must agree on its size."""
-    tables: dict[str, EmbeddingConfig] = {}
-    for u in uses:
-        f = u.feature
-        if f.embedding_dim <= 0:
-            raise ConfigError(f"feature {f.name!r}.embedding_dim", "a sparse feature needs embedding_dim > 0")
-        table = tables.get(u.table)
-        if table is None:
-            tables[u.table] = EmbeddingConfig(
-                name=u.table,
-                embedding_dim=f.embedding_dim,
-                num_embeddings=f.num_embeddings,
-                feature_names=[f.name],
-                init_fn=parse_init_fn(f.init_fn, f"feature {f.name!r}.init_fn"),
-            )
-        elif table.num_embeddings != f.num_embeddings:
-            raise ConfigError(
-                f"feature {f.name!r}.embedding_name",
-                f"shares table {u.table!r} but its size {f.num_embeddings} differs from "
-                f"{table.feature_names[0]!r}'s {table.num_embeddings}",
-            )
-        elif f.name not in table.feature_names:
-            table.feature_names.append(f.name)
-    return list(tables.values())
 
 
 def _split_weighted(features: Iterable[BaseFeature]) -> None:
