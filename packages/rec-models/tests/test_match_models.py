@@ -22,7 +22,7 @@ from rec_features.parser import FeatureParser
 from rec_features.sampled import assign_data_groups, sampler_attr_fields
 from rec_models.match_model import MatchModel, MatchTowerWrapper
 from rec_models.model import create_model
-from rec_models.testing import GraphType, create_test_module
+from rec_models.testing import GraphType, create_test_module, pipeline_trace
 from rec_models.wrappers import TrainWrapper
 
 N_USERS, N_ITEMS, N_CATES = 20, 30, 5
@@ -211,6 +211,12 @@ class TestEveryModel:
         assert after["softmax_cross_entropy"] < 0.7 * before["softmax_cross_entropy"], (before, after)
         # 1 positive among 17 candidates, about a fifth of the sampled items share its category
         assert after["recall@5"] > 0.9 and after["recall@5"] > before["recall@5"]
+
+    @pytest.mark.parametrize("hard", [False, True])
+    def test_traceable_by_the_train_pipeline(self, tmp_path: Path, model_name: str, hard: bool) -> None:
+        s = Setup(tmp_path, MODELS[model_name], hard=hard)
+        graph = pipeline_trace(TrainWrapper(s.model))
+        assert any(n.op == "call_module" and n.target.endswith("ebc") for n in graph.nodes)
 
     @pytest.mark.parametrize("tower", ["user", "item"])
     def test_tower_export_forms_agree(self, tmp_path: Path, model_name: str, tower: str) -> None:

@@ -19,7 +19,7 @@ from rec_features.features import create_features
 from rec_features.parser import FeatureParser
 from rec_models.model import BaseModel, create_model
 from rec_models.multi_task_rank import MultiTaskRank, pareto_weights
-from rec_models.testing import GraphType, create_test_module
+from rec_models.testing import GraphType, create_test_module, pipeline_trace
 from rec_models.wrappers import ScriptWrapper, TrainWrapper
 
 NUM_ROWS = 256
@@ -151,6 +151,12 @@ class TestEveryModel:
         metrics = model.compute_metric()
         assert set(metrics) == {"auc_ctr", "auc_cvr", "binary_cross_entropy_ctr", "binary_cross_entropy_cvr"}
         assert metrics["auc_ctr"] > 0.85 and metrics["auc_cvr"] > 0.85
+
+    @pytest.mark.parametrize("pareto", [False, True])
+    def test_traceable_by_the_train_pipeline(self, tmp_path: Path, model_name: str, pareto: bool) -> None:
+        model, _ = build(write_config(tmp_path, MODELS[model_name], "use_pareto_loss_weight: true\n" if pareto else ""))
+        graph = pipeline_trace(TrainWrapper(model))
+        assert any(n.op == "call_module" and n.target.endswith("ebc") for n in graph.nodes)
 
     def test_export_forms_agree(self, tmp_path: Path, model_name: str) -> None:
         model, parser = build(write_config(tmp_path, MODELS[model_name]))

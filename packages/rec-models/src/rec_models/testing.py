@@ -10,10 +10,12 @@ from __future__ import annotations
 from enum import Enum
 
 import torch
-from torch import nn
+from torch import fx, nn
+from torchrec.distributed.train_pipeline.tracing import Tracer
 from torchrec.fx import symbolic_trace
+from torchrec.modules.embedding_modules import EmbeddingBagCollection, EmbeddingCollection
 
-__all__ = ["GraphType", "create_test_module"]
+__all__ = ["GraphType", "create_test_module", "pipeline_trace"]
 
 
 class GraphType(Enum):
@@ -39,3 +41,34 @@ def create_test_module(module: nn.Module, graph_type: GraphType) -> nn.Module:
     if graph_type == GraphType.JIT_SCRIPT:
         return torch.jit.script(traced)
     raise ValueError(f"unknown graph type {graph_type!r}; expected one of {[g.name for g in GraphType]}")
+
+
+_COLLECTIONS = (EmbeddingBagCollection, EmbeddingCollection)
+
+
+def _has_collection(module: nn.Module) -> bool:
+    return any(isinstance(m, _COLLECTIONS) for m in module.modules())
+
+
+def _pipeline_leaves(module: nn.Module, path: str, out: list) -> None:
+    for name, child in module.named_children():
+        fqn = path + name
+        if isinstance(child, _COLLECTIONS) or not _has_collection(child):
+            out.append(fqn)  # sharded in training, or free of sharded modules: opaque
+        else:
+            _pipeline_leaves(child, fqn + ".", out)
+
+
+def pipeline_trace(train_module: nn.Module) -> fx.Graph:
+    """The graph TorchRec's train pipeline traces for `train_module` (e.g. a TrainWrapper).
+
+    `TrainPipelineSparseDist` FX-traces the training module with the batch as a symbolic
+    proxy and every submodule that holds no embedding collection as an opaque leaf, to find
+    where the embedding inputs come from. Code that iterates a leaf's output or branches on
+    the batch's contents fails there (and only there, in distributed training), so a model
+    test should run this trace too.
+    """
+    leaves: list = []
+    _pipeline_leaves(train_module, "", leaves)
+    return Tracer(leaf_modules=leaves).trace(train_module)
+

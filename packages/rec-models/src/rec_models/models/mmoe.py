@@ -34,4 +34,5 @@ class MMoE(MultiTaskRank):
 
     def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
         task_inputs = self.mmoe(self.build_input(batch))
-        return self.to_predictions([tower(x) for tower, x in zip(self.towers, task_inputs)])
+        # indexed, not iterated: TorchRec's train pipeline traces this with the experts as an opaque leaf
+        return self.to_predictions([tower(task_inputs[i]) for i, tower in enumerate(self.towers)])
