@@ -88,8 +88,8 @@ BOOL_MASK = 'bool_mask_feature {{ feature_name: "m" expression: ["item:v", "item
 class TestBoolMask:
     def test_string_masks(self, feature: Feature) -> None:
         f = feature(BOOL_MASK.format('vocab_list: ["a", "b", "c"]'))
-        got = rows(f, v=["a\x1db\x1dc", "c", None, "a"], m=["true\x1dFALSE\x1d1", "0", None, "false"])
-        assert got == [[2, 4], [], [], []]
+        got = rows(f, v=["a\x1db\x1dc", "c", None, "a", None, "b"], m=["true\x1dFALSE\x1d1", "0", None, "false", "1", None])
+        assert got == [[2, 4], [], [], [], [], []]
 
     def test_bool_and_int_list_masks(self, feature: Feature) -> None:
         f = feature(BOOL_MASK.format("num_buckets: 10"))

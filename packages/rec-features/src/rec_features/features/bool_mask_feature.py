@@ -24,7 +24,8 @@ class BoolMaskFeature(BucketizedFeature):
     """`expression: [values, mask]`: element i of values is kept when element i of mask is true.
 
     Masks are booleans, 0/1 integers or `true`/`false`/`1`/`0` text (split on `separator`
-    like the values); both inputs must have the same number of elements in every row.
+    like the values); both inputs must have the same number of elements in every row where
+    both are present (a row missing either keeps nothing).
     Then bucketized like an id_feature.
     """
 
@@ -44,6 +45,10 @@ class BoolMaskFeature(BucketizedFeature):
         separator = self.config.separator or "\x1d"
         values = self._lists(self.column(columns, self.inputs[0]), separator)
         mask = arrow_ops.to_token_lists(self.column(columns, self.inputs[1]), separator)
+        # a row missing either side is missing: it keeps nothing
+        missing = pc.or_(pc.is_null(values), pc.is_null(mask))
+        values = pc.if_else(missing, pa.scalar(None, values.type), values)
+        mask = pc.if_else(missing, pa.scalar(None, mask.type), mask)
         n_values = np.asarray(pc.fill_null(pc.list_value_length(values), 0), np.int64)
         n_mask = np.asarray(pc.fill_null(pc.list_value_length(mask), 0), np.int64)
         if (n_values != n_mask).any():
