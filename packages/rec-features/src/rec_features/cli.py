@@ -25,7 +25,7 @@ from rec_core.progress import Progress
 from rec_core.protos import data_pb2
 from rec_features.features import FG_NORMAL, BaseFeature, create_features
 from rec_features.fg_json import load_fg_json, write_fg_json
-from rec_features.parser import FeatureParser
+from rec_features.dag import FeatureGraph
 from rec_features.values import to_arrow
 
 logger = get_logger(__name__)
@@ -139,8 +139,9 @@ def _features(args: argparse.Namespace) -> tuple[list[BaseFeature], list[str]]:
     return features, list(data.label_fields) + list(data.sample_weight_fields)
 
 
-def _output_batch(parser: FeatureParser, batch: pa.RecordBatch, keep: list[str]) -> pa.RecordBatch:
-    values = parser.compute(batch)
+def _output_batch(graph: FeatureGraph, batch: pa.RecordBatch, keep: list[str]) -> pa.RecordBatch:
+    columns = {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
+    values = graph.compute(columns, batch.num_rows)
     missing = [c for c in keep if c not in batch.schema.names]
     if missing:
         raise DataError(f"kept column(s) {missing} are not in the input; columns: {batch.schema.names}")
@@ -165,25 +166,26 @@ def _run_fg(args: argparse.Namespace) -> None:
     features, keep = _features(args)
     if args.keep_columns is not None:
         keep = [c.strip() for c in args.keep_columns.split(",") if c.strip()]
-    parser = FeatureParser(features)
-    batches, total, schema = _read_batches(args.input, args.batch_size, parser.feature_columns() + keep)
+    graph = FeatureGraph(features)
+    wanted = list(dict.fromkeys(graph.input_columns() + keep))
+    batches, total, schema = _read_batches(args.input, args.batch_size, wanted)
     progress = Progress(total=-(-total // args.batch_size) or None, desc="rec-fg run", log_every=20)
     rows = 0
     with atomic_write(args.output, "wb") as sink:
         writer: Any = None
         for batch in batches:
-            out = _output_batch(parser, batch, keep)
+            out = _output_batch(graph, batch, keep)
             writer = writer or _writer(sink, out_format, out.schema)
             writer.write_batch(out)
             rows += batch.num_rows
             progress.update(batch.num_rows)
         if writer is None:  # no rows: the output still has every column
-            out = _output_batch(parser, pa.RecordBatch.from_pylist([], schema=schema), keep)
+            out = _output_batch(graph, pa.RecordBatch.from_pylist([], schema=schema), keep)
             writer = _writer(sink, out_format, out.schema)
             writer.write_batch(out)
         writer.close()
     progress.close()
-    logger.info("rec-fg run: %d rows, %d features, %.0f rows/s", rows, len(parser.graph.emitted), progress.samples_per_second)
+    logger.info("rec-fg run: %d rows, %d features, %.0f rows/s", rows, len(graph.emitted), progress.samples_per_second)
     print(args.output)
 
 
