@@ -33,6 +33,8 @@ class BucketizedFeature(BaseFeature):
     requires_bucketizer = False
     # pyfg's fg.json key -> config field, for types whose fg.json names differ from their config's
     fg_json_aliases: dict[str, str] = {}
+    # True where value_dim is the width of the type's numbers (unset: 1), not a limit on ids
+    value_dim_is_width = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -60,10 +62,16 @@ class BucketizedFeature(BaseFeature):
         return False
 
     @property
+    def value_dim(self) -> int:
+        return (int(self.config.value_dim) or 1) if self.value_dim_is_width else super().value_dim
+
+    @property
     def max_ids(self) -> int:
         """At most this many ids per row (a set `value_dim` truncates, as pyfg does); 0: no limit."""
         c = self.config
-        return int(c.value_dim) if "value_dim" in c.DESCRIPTOR.fields_by_name and c.HasField("value_dim") else 0
+        if self.value_dim_is_width or "value_dim" not in c.DESCRIPTOR.fields_by_name or not c.HasField("value_dim"):
+            return 0
+        return int(c.value_dim)
 
     def assets(self) -> list[str]:
         return self.bucketizer.assets()

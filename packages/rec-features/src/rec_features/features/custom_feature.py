@@ -27,6 +27,7 @@ class CustomFeature(BucketizedFeature):
 
     config_name = "custom_feature"
     bucket_order = LOOKUP_ORDER
+    value_dim_is_width = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -40,14 +41,6 @@ class CustomFeature(BucketizedFeature):
             self.operator = operator(self.params)
         except (ValueError, TypeError) as e:
             raise ConfigError(self.field_path("operator_params"), f"operator {c.operator_name!r}: {e}") from e
-
-    @property
-    def value_dim(self) -> int:
-        return int(self.config.value_dim) if self.config.HasField("value_dim") and self.config.value_dim else 1
-
-    @property
-    def max_ids(self) -> int:
-        return 0
 
     def _fg(self, columns: dict[str, pa.Array]) -> FeatureValues:
         c = self.config

@@ -29,6 +29,7 @@ class ExprFeature(BucketizedFeature):
 
     config_name = "expr_feature"
     bucket_order = BOUNDARIES_ORDER
+    value_dim_is_width = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -46,14 +47,6 @@ class ExprFeature(BucketizedFeature):
     @property
     def input_expressions(self) -> list[str]:
         return list(self.config.variables)
-
-    @property
-    def value_dim(self) -> int:
-        return int(self.config.value_dim) or 1
-
-    @property
-    def max_ids(self) -> int:
-        return 0
 
     def _variable(self, col: pa.Array) -> Ragged:
         separator = self.config.separator or "\x1d"

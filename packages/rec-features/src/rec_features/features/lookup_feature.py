@@ -29,6 +29,7 @@ class LookupFeature(BucketizedFeature):
 
     config_name = "lookup_feature"
     bucket_order = LOOKUP_ORDER
+    value_dim_is_width = True
     fg_json_aliases = {"needDiscrete": "need_discrete", "needKey": "need_key"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -45,14 +46,6 @@ class LookupFeature(BucketizedFeature):
     @property
     def input_expressions(self) -> list[str]:
         return [self.config.map, self.config.key]
-
-    @property
-    def value_dim(self) -> int:
-        return int(self.config.value_dim) if self.config.HasField("value_dim") and self.config.value_dim else 1
-
-    @property
-    def max_ids(self) -> int:
-        return 0  # value_dim is the width of a looked-up vector here, not a limit on ids
 
     def hits(self, columns: dict[str, pa.Array]) -> tuple[pa.Array, pa.Array, np.ndarray]:
         """The keys that found a value, their values (text) and the hit count of every row."""

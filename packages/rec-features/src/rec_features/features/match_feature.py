@@ -30,6 +30,7 @@ class MatchFeature(BucketizedFeature):
 
     config_name = "match_feature"
     bucket_order = LOOKUP_ORDER
+    value_dim_is_width = True
     fg_json_aliases = {
         "user": "nested_map", "category": "pkey", "item": "skey", "needDiscrete": "need_discrete",
         "show_category": "show_pkey", "show_item": "show_skey",
@@ -49,14 +50,6 @@ class MatchFeature(BucketizedFeature):
     def input_expressions(self) -> list[str]:
         c = self.config
         return [c.nested_map] + [e for e in (c.pkey, c.skey) if e != ALL]
-
-    @property
-    def value_dim(self) -> int:
-        return int(self.config.value_dim) if self.config.HasField("value_dim") and self.config.value_dim else 1
-
-    @property
-    def max_ids(self) -> int:
-        return 0
 
     def entries(self, col: pa.Array) -> tuple[np.ndarray, pa.Array, pa.Array, pa.Array]:
         """Every (row, primary key, secondary key, value) of a nested-map column, in map order."""
