@@ -21,8 +21,8 @@ from rec_core.errors import ConfigError
 from rec_models.modules import jagged
 from rec_models.modules.mlp import MLP
 
-# stands in for -inf on padded positions: softmax gives them exactly 0 unless a row has no
-# valid position at all, where it spreads evenly over zero-padded rows (output 0)
+# stands in for -inf on padded positions (a true -inf would make a row without valid
+# positions NaN)
 _MASKED_SCORE = -(2.0**31) + 1
 
 
@@ -49,8 +49,9 @@ class SequenceEncoder(nn.Module):
 
 
 def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Softmax over the last dim with masked positions at (almost) -inf."""
-    return torch.softmax(torch.where(mask, scores, torch.full_like(scores, _MASKED_SCORE)), dim=-1)
+    """Softmax over the valid positions of the last dim; masked positions (and rows with none valid) weigh 0."""
+    weights = torch.softmax(torch.where(mask, scores, torch.full_like(scores, _MASKED_SCORE)), dim=-1)
+    return weights * mask.to(weights.dtype)
 
 
 def _pad_query(query: torch.Tensor, query_dim: int, sequence_dim: int) -> torch.Tensor:
