@@ -227,6 +227,15 @@ class TestFgBucketize:
             [[14.0], [15.0], [16.0], [17.0], [0.0]], [3, 1, 1])
 
 
+    def test_raw_values_are_bucketized_without_their_normalizer_again(self) -> None:
+        (f,) = build('raw_feature { feature_name: "p" expression: "user:p" boundaries: [1, 2] embedding_dim: 4 }', mode=FG_BUCKETIZE)
+        assert f.inputs == ["p"]
+        assert f.process({"p": pa.array([0.5, 1.0, 7.0])}).values.tolist() == [0, 1, 2]
+        # a normalizer is already applied to FG_BUCKETIZE input; without a bucketize-only step it is refused
+        with pytest.raises(ConfigError, match=r"raw_feature 'q'.normalizer: FG_BUCKETIZE input is normalized already"):
+            build('raw_feature { feature_name: "q" expression: "user:q" normalizer: "method=log10" boundaries: [1] embedding_dim: 4 }', mode=FG_BUCKETIZE)
+
+
 class TestErrors:
     def test_missing_input_names_feature_and_column(self) -> None:
         (f,) = build(grouped(HASHED))
