@@ -68,6 +68,6 @@ class TestValueDim:
         assert out.values.tolist() == [1, 4] and out.weights.tolist() == [0.5, 2.0]
 
 
-def test_zch_and_dynamicemb_refused_on_every_type(feature: Feature) -> None:
-    with pytest.raises(ConfigError, match=r"combo_feature 'c'.zch.*not supported"):
-        feature('combo_feature { feature_name: "c" expression: ["user:a", "user:b"] hash_bucket_size: 9 zch { zch_size: 9 } }')
+def test_dynamicemb_refused_on_every_type(feature: Feature) -> None:
+    with pytest.raises(ConfigError, match=r"combo_feature 'c'.dynamicemb.*not supported"):
+        feature('combo_feature { feature_name: "c" expression: ["user:a", "user:b"] hash_bucket_size: 9 dynamicemb { max_capacity: 9 } }')

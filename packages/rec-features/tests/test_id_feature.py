@@ -206,7 +206,7 @@ class TestConfigErrors:
         with pytest.raises(ConfigError, match="id_feature 'f'.*hash_bucket_size, vocab_list"):
             feature(id_cfg(""))
 
-    @pytest.mark.parametrize("extra", ["zch { zch_size: 10 }", "dynamicemb { max_capacity: 10 }"])
+    @pytest.mark.parametrize("extra", ["dynamicemb { max_capacity: 10 }"])
     def test_unsupported_bucketizers_are_refused_not_ignored(self, feature: Feature, extra: str) -> None:
         with pytest.raises(ConfigError, match="not supported"):
             feature(id_cfg(f"hash_bucket_size: 10 {extra}"))

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from google.protobuf import json_format
 
 from rec_core.errors import ConfigError
 from rec_core.fs import url_to_fs
@@ -29,7 +30,9 @@ LOOKUP_ORDER = ("hash_bucket_size", "num_buckets", "vocab_list", "vocab_dict", "
 COMBINE_ORDER = ("num_buckets", "boundaries")
 BOUNDARIES_ORDER = ("boundaries",)
 
-_TOKEN_KINDS = ("hash_bucket_size", "vocab_list", "vocab_dict", "vocab_file")
+_TOKEN_KINDS = ("zch", "hash_bucket_size", "vocab_list", "vocab_dict", "vocab_file")
+# the raw hash range of zero-collision-hashed features (TorchEasyRec's hash_bucket_size for them)
+ZCH_HASH_SIZE = 2**63 - 1
 
 
 def resolve_asset(path: str, asset_dir: str) -> str:
@@ -71,10 +74,17 @@ class Bucketizer:
         self.feature = feature
         self.where = where
         fields = config.DESCRIPTOR.fields_by_name
-        for field in ("zch", "dynamicemb"):
-            if field in fields and config.HasField(field):
-                raise ConfigError(where(field), f"{field} is not supported by rec yet")
-        self.kind = next((f for f in order if f in fields and _has(config, f)), "")
+        if "dynamicemb" in fields and config.HasField("dynamicemb"):
+            raise ConfigError(where("dynamicemb"), "dynamicemb is not supported by rec yet")
+        if "zch" in fields and config.HasField("zch"):
+            # zero-collision hashing: raw 63-bit hashes; a managed-collision module maps them to rows
+            self.kind = "zch"
+            if config.zch.threshold_filtering_func:
+                raise ConfigError(where("zch.threshold_filtering_func"), "threshold filtering functions are not supported (rec evaluates no Python from configs)")
+            if config.zch.zch_size <= 0:
+                raise ConfigError(where("zch.zch_size"), "must be > 0")
+        else:
+            self.kind = next((f for f in order if f in fields and _has(config, f)), "")
         self.has_default_bucket = "default_bucketize_value" in fields and config.HasField("default_bucketize_value")
         self.default_value = getattr(config, "default_value", "")
         self._keys = pa.array([], pa.string())
@@ -95,7 +105,7 @@ class Bucketizer:
             self._boundaries = np.asarray(list(config.boundaries), np.float32)
             if np.any(np.diff(self._boundaries) <= 0):
                 raise ConfigError(where("boundaries"), f"must be strictly increasing, got {[float(b) for b in self._boundaries]}")
-        if self.has_default_bucket and self.kind not in ("", "hash_bucket_size", "boundaries"):
+        if self.has_default_bucket and self.kind not in ("", "zch", "hash_bucket_size", "boundaries"):
             dbv = int(config.default_bucketize_value)
             if not 0 <= dbv < self.num_embeddings:
                 raise ConfigError(
@@ -116,6 +126,8 @@ class Bucketizer:
     def num_embeddings(self) -> int:
         """Rows of the embedding table this bucketizer addresses."""
         c = self.config
+        if self.kind == "zch":
+            return int(c.zch.zch_size)
         if self.kind == "hash_bucket_size":
             return int(c.hash_bucket_size)
         if self.kind == "num_buckets":
@@ -131,8 +143,15 @@ class Bucketizer:
             return top if self.has_default_bucket else max(top, 2)
         raise ConfigError(self.where("hash_bucket_size"), "no bucketizer is set")
 
+    @property
+    def id_limit(self) -> int:
+        """Ids FG gives lie in [0, id_limit): the table size, or the raw hash range under zch."""
+        return ZCH_HASH_SIZE if self.kind == "zch" else self.num_embeddings
+
     def tokens_to_ids(self, tokens: pa.Array, lengths: np.ndarray) -> np.ndarray:
         """Ids of non-null tokens (strings or integers); `lengths` (per row) name the row of a bad value."""
+        if self.kind == "zch":
+            return hash_bucket(tokens, ZCH_HASH_SIZE)
         if self.kind == "hash_bucket_size":
             return hash_bucket(tokens, int(self.config.hash_bucket_size))
         if self.kind in ("vocab_list", "vocab_dict", "vocab_file"):
@@ -190,7 +209,11 @@ class Bucketizer:
         """The fg.json keys of the bucketizer in use."""
         c = self.config
         out: dict[str, Any] = {}
-        if self.kind == "hash_bucket_size":
+        if self.kind == "zch":
+            out["hash_bucket_size"] = ZCH_HASH_SIZE
+            # not a pyfg key: the table size and eviction settings, to rebuild the feature from fg.json
+            out["zch"] = json_format.MessageToDict(c.zch, preserving_proto_field_name=True)
+        elif self.kind == "hash_bucket_size":
             out["hash_bucket_size"] = int(c.hash_bucket_size)
         elif self.kind == "vocab_list":
             out["vocab_list"] = list(c.vocab_list)

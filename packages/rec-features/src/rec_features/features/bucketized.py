@@ -167,7 +167,7 @@ class BucketizedFeature(BaseFeature):
             ids = np.asarray(pc.cast(tokens, pa.int64()), dtype=np.int64)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
             raise InvalidFgInputError(self.name, f"FG-encoded ids must be integers: {e}") from e
-        check_range(self.name, ids, lengths, self.num_embeddings, "FG-encoded ids")
+        check_range(self.name, ids, lengths, self.bucketizer.id_limit, "FG-encoded ids")
         return SparseValues(ids, lengths, weights if self.weighted else None)
 
     def map_tokens(
