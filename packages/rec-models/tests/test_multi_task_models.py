@@ -55,6 +55,8 @@ MODELS = {
     "mmoe_gate_mlp": f"mmoe {{ expert_mlp {{ hidden_units: [16] }} gate_mlp {{ hidden_units: [8] }} num_expert: 2 {towers()} }}",
     "dbmtl": f"""dbmtl {{ bottom_mlp {{ hidden_units: [32] }} expert_mlp {{ hidden_units: [16] }} num_expert: 2
                  {towers(extra_cvr='relation_tower_names: "ctr" relation_mlp { hidden_units: [8] }')} }}""",
+    "dbmtl_mask_net": f"""dbmtl {{ mask_net {{ n_mask_blocks: 2 mask_block {{ reduction_ratio: 2 hidden_dim: 16 }} top_mlp {{ hidden_units: [16] }} }}
+                 {towers(extra_cvr='relation_tower_names: "ctr"')} }}""",
     "dbmtl_bottom_only": f"""dbmtl {{ bottom_mlp {{ hidden_units: [16] }}
                  {towers(extra_cvr='relation_tower_names: "ctr"')} }}""",
     "ple": f"""ple {{

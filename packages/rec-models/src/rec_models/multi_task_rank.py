@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from rec_core.batch import Batch
 from rec_core.errors import ConfigError
@@ -21,6 +22,7 @@ from rec_models.embedding_group import EmbeddingGroup
 from rec_models.losses import create_loss, weighted_mean
 from rec_models.metrics import GroupedAUC, create_metric
 from rec_models.model import BaseModel
+from rec_models.modules.task_tower import TaskTower
 from rec_models.rank_model import _group_ids
 
 _REGRESSION_LOSSES = {"l2_loss"}
@@ -128,6 +130,13 @@ class MultiTaskRank(BaseModel):
             in_weight=float(cfg.in_task_space_weight),
             out_weight=float(cfg.out_task_space_weight),
             pareto_min=float(cfg.pareto_min_loss_weight),
+        )
+
+    def task_towers(self, in_features: int) -> nn.ModuleList:
+        """One TaskTower per task over [B, in_features]: the tower's `mlp`, then num_class outputs."""
+        return nn.ModuleList(
+            TaskTower(in_features, cfg.mlp if cfg.HasField("mlp") else None, task.num_class)
+            for cfg, task in zip(self.tower_configs, self.tasks)
         )
 
     def tower_where(self, i: int) -> str:

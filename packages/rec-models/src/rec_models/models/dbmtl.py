@@ -1,6 +1,6 @@
 """DBMTL: deep Bayesian multi-target learning (Alibaba).
 
-A shared bottom (optional MLP, optionally MMoE experts) feeds one tower per task; a tower
+A shared bottom (optional MaskNet, MLP and MMoE experts, in that order) feeds one tower per task; a tower
 with `relation_tower_names` also sees the relation outputs of those (earlier) towers, so
 later targets are conditioned on earlier ones (e.g. conversion on click).
 """
@@ -14,6 +14,7 @@ from torch import nn
 
 from rec_core.batch import Batch
 from rec_core.errors import ConfigError
+from rec_models.modules.mask_net import MaskNetModule
 from rec_models.modules.mlp import MLP
 from rec_models.modules.mmoe import MMoE as MMoEModule
 from rec_models.multi_task_rank import MultiTaskRank
@@ -27,14 +28,17 @@ def _mlp_or_identity(width: int, cfg: Any, field: str) -> tuple[nn.Module, int]:
 
 
 class DBMTL(MultiTaskRank):
-    """`bottom_mlp`, `expert_mlp` (+ `gate_mlp`, `num_expert`), BayesTaskTower heads."""
+    """Optional `mask_net`, `bottom_mlp` and `expert_mlp` (+ `gate_mlp`, `num_expert`), then BayesTaskTower heads."""
 
     def __init__(self, model_config: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(model_config, *args, **kwargs)
         cfg = model_config.dbmtl
+        self.mask_net = None
+        width = self.input_dim
         if cfg.HasField("mask_net"):
-            raise ConfigError("model_config.dbmtl.mask_net", "a MaskNet bottom is not supported yet; use bottom_mlp")
-        self.bottom, width = _mlp_or_identity(self.input_dim, cfg, "bottom_mlp")
+            self.mask_net = MaskNetModule(width, cfg.mask_net, "model_config.dbmtl.mask_net")
+            width = self.mask_net.output_dim
+        self.bottom, width = _mlp_or_identity(width, cfg, "bottom_mlp")
         self.mmoe = None
         if cfg.HasField("expert_mlp"):
             gate = cfg.gate_mlp if cfg.HasField("gate_mlp") else None
@@ -66,7 +70,10 @@ class DBMTL(MultiTaskRank):
         self.outputs = nn.ModuleList(outputs)
 
     def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
-        x = self.bottom(self.build_input(batch))
+        x = self.build_input(batch)
+        if self.mask_net is not None:
+            x = self.mask_net(x)
+        x = self.bottom(x)
         task_inputs = self.mmoe(x) if self.mmoe is not None else [x] * len(self.tasks)
         relation_out: list[torch.Tensor] = []
         outputs = []

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from rec_core.batch import Batch
 from rec_models.modules.mmoe import MMoE as MMoEModule
-from rec_models.modules.task_tower import TaskTower
 from rec_models.multi_task_rank import MultiTaskRank
 
 
@@ -27,10 +25,7 @@ class MMoE(MultiTaskRank):
             cfg.gate_mlp if cfg.HasField("gate_mlp") else None,
             where="model_config.mmoe",
         )
-        self.towers = nn.ModuleList(
-            TaskTower(self.mmoe.output_dim, t.mlp if t.HasField("mlp") else None, task.num_class)
-            for t, task in zip(self.tower_configs, self.tasks)
-        )
+        self.towers = self.task_towers(self.mmoe.output_dim)
 
     def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
         task_inputs = self.mmoe(self.build_input(batch))

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from rec_core.batch import Batch
 from rec_models.modules.ple import PLE as PLEModule
-from rec_models.modules.task_tower import TaskTower
 from rec_models.multi_task_rank import MultiTaskRank
 
 
@@ -20,10 +18,7 @@ class PLE(MultiTaskRank):
         super().__init__(model_config, *args, **kwargs)
         cfg = model_config.ple
         self.ple = PLEModule(self.input_dim, list(cfg.extraction_networks), len(self.tasks), where="model_config.ple")
-        self.towers = nn.ModuleList(
-            TaskTower(self.ple.output_dim, t.mlp if t.HasField("mlp") else None, task.num_class)
-            for t, task in zip(self.tower_configs, self.tasks)
-        )
+        self.towers = self.task_towers(self.ple.output_dim)
 
     def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
         task_inputs = self.ple(self.build_input(batch))

@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from rec_core.batch import Batch
-from rec_models.modules.task_tower import TaskTower
 from rec_models.multi_task_rank import MultiTaskRank
 
 
@@ -17,10 +15,7 @@ class SimpleMultiTask(MultiTaskRank):
 
     def __init__(self, model_config: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(model_config, *args, **kwargs)
-        self.towers = nn.ModuleList(
-            TaskTower(self.input_dim, cfg.mlp if cfg.HasField("mlp") else None, task.num_class)
-            for cfg, task in zip(self.tower_configs, self.tasks)
-        )
+        self.towers = self.task_towers(self.input_dim)
 
     def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
         x = self.build_input(batch)
