@@ -103,3 +103,52 @@ def _quiet_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("QUANT_EMB", "QUANT_EC_EMB", "ENABLE_AOT", "ENABLE_TRT", "INPUT_TILE", "MAX_EXPORT_BATCH_SIZE", "LOCAL_CACHE_DIR"):
         monkeypatch.delenv(name, raising=False)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+SEQ_CONFIG = """
+train_input_path: "{data}"
+eval_input_path: "{data}"
+model_dir: "{model_dir}"
+train_config {{
+  sparse_optimizer {{ adagrad_optimizer {{ lr: 0.05 }} constant_learning_rate {{}} }}
+  dense_optimizer {{ adam_optimizer {{ lr: 0.002 }} constant_learning_rate {{}} }}
+  num_steps: 1
+}}
+data_config {{ batch_size: 64 dataset_type: ParquetDataset fg_mode: FG_NORMAL label_fields: "clk" }}
+feature_configs {{ id_feature {{ feature_name: "user_id" expression: "user:user_id" embedding_dim: 8 hash_bucket_size: 200 }} }}
+feature_configs {{ id_feature {{ feature_name: "item_id" expression: "item:item_id" embedding_dim: 8 hash_bucket_size: 500 embedding_name: "item" }} }}
+feature_configs {{
+  sequence_feature {{
+    sequence_name: "click_seq" sequence_length: 10 sequence_delim: ";"
+    features {{ id_feature {{ feature_name: "item_id" expression: "item:item_id" embedding_dim: 8 hash_bucket_size: 500 embedding_name: "item" }} }}
+  }}
+}}
+model_config {{
+  feature_groups {{ group_name: "user" feature_names: ["user_id"] group_type: DEEP }}
+  feature_groups {{ group_name: "item" feature_names: ["item_id"] group_type: DEEP }}
+  feature_groups {{ group_name: "click_seq" feature_names: ["item_id", "click_seq__item_id"] group_type: SEQUENCE }}
+  multi_tower_din {{
+    towers {{ input: "user" mlp {{ hidden_units: [8] }} }}
+    towers {{ input: "item" mlp {{ hidden_units: [8] }} }}
+    din_towers {{ input: "click_seq" attn_mlp {{ hidden_units: [8] }} }}
+    final {{ hidden_units: [8] }}
+  }}
+  metrics {{ auc {{}} }}
+  losses {{ binary_cross_entropy {{}} }}
+}}
+"""
+
+
+@pytest.fixture(scope="session")
+def seq_project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A MultiTowerDIN over a click sequence (an EmbeddingCollection table), its data and a checkpoint."""
+    from rec_core.config import load_pipeline_config
+    from rec_data.synth import generate_table
+
+    root = tmp_path_factory.mktemp("seq_project")
+    data = root / "rows.parquet"
+    config = root / "pipeline.config"
+    config.write_text(SEQ_CONFIG.format(data=data, model_dir=root / "model"))
+    pq.write_table(generate_table(load_pipeline_config(str(config)), 300, seed=1), data)
+    save_model_checkpoint(str(config), 5, seed=3)
+    return {"root": root, "config": config, "data": data}

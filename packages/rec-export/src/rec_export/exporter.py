@@ -57,17 +57,22 @@ def read_sample(config: Any, parser: Any, rows: int) -> dict[str, torch.Tensor]:
     raise DataError("export reads a few rows to trace and check the model, and found none: " + "; ".join(errors or ["no input path is set"]))
 
 
-def _wrapper(model: torch.nn.Module, acc: AccConfig, features: list[Any]) -> torch.nn.Module:
-    from rec_export.quant import quantize_embeddings, row_alignment_for
+def _wrapper(model: torch.nn.Module, acc: AccConfig, features: list[Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The model behind its flat-input signature (quantized, tiled as asked), and what that added
+    to model_acc.json."""
+    from rec_export.quant import embedding_bytes, quantize_embeddings, row_alignment_for
     from rec_export.tile import TileWrapper
     from rec_models.wrappers import ScriptWrapper
 
     model = copy.deepcopy(model)
+    info: dict[str, Any] = {}
     if acc.quant_emb or acc.quant_ec_emb:
-        n = quantize_embeddings(model, acc.quant_emb, acc.quant_ec_emb, row_alignment_for(torch.cuda.is_available()))
+        info["QUANT_ROW_ALIGNMENT"] = row_alignment_for(torch.cuda.is_available())
+        n = quantize_embeddings(model, acc.quant_emb, acc.quant_ec_emb, info["QUANT_ROW_ALIGNMENT"])
         logger.info("quantized %d embedding collection(s): pooled %s, sequence %s", n, acc.quant_emb or "-", acc.quant_ec_emb or "-")
+    info["EMBEDDING_BYTES"] = embedding_bytes(model)
     wrapper: torch.nn.Module = ScriptWrapper(model)
-    return TileWrapper(wrapper, features) if acc.input_tile else wrapper
+    return (TileWrapper(wrapper, features) if acc.input_tile else wrapper), info
 
 
 def _write_configs(config: Any, features: list[Any], out_dir: str, asset_files: list[str]) -> None:
@@ -159,14 +164,14 @@ def export(
     model = load_checkpoint_model(config, path)
     _, parser = build_features(config, with_labels=False)
     sample = read_sample(config, parser, acc.max_export_batch_size)
-    wrapper = _wrapper(model, acc, parser.graph.emitted)
+    wrapper, info = _wrapper(model, acc, parser.graph.emitted)
     features = model.features
     staging = _staging_dir(export_dir)
     try:
         extra = writer.export(ExportJob(wrapper, sample, acc, staging))
         _write_configs(config, features, staging, asset_files or [])
         with open(os.path.join(staging, MODEL_ACC), "w") as f:
-            json.dump({EXPORTER_KEY: name, **acc.to_json(), **extra}, f, indent=1)
+            json.dump({EXPORTER_KEY: name, **acc.to_json(), **info, **extra}, f, indent=1)
         exact = not (acc.quant_emb or acc.quant_ec_emb)
         diff = _verify(exporter_cls, staging, model, sample, exact)
         logger.info("export checked on %d rows: max |export - checkpoint| = %.3g", sample_rows(sample), diff)

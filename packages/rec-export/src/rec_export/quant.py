@@ -62,6 +62,14 @@ def _quantized(module: nn.Module, dtype: str, row_alignment: int) -> nn.Module:
     return quant_modules.EmbeddingCollection.from_float(module)
 
 
+def embedding_bytes(model: nn.Module) -> int:
+    """Bytes the embedding tables of `model` take as stored (float or quantized rows, scales included)."""
+    kinds = (EmbeddingBagCollection, EmbeddingCollection, quant_modules.EmbeddingBagCollection, quant_modules.EmbeddingCollection)
+    return sum(
+        t.numel() * t.element_size() for m in model.modules() if isinstance(m, kinds) for t in m.state_dict().values()
+    )
+
+
 def quantize_embeddings(model: nn.Module, pooled: str, sequence: str, row_alignment: int) -> int:
     """Replace, in place, every float EmbeddingBagCollection by a `pooled`-typed quantized one and
     every EmbeddingCollection by a `sequence`-typed one ("" leaves them); returns how many."""

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from rec_core.config import load_pipeline_config
+from rec_core.errors import CheckpointError
 from rec_core.fs import is_local, url_to_fs
 from rec_core.registry import registry
 from rec_features.dag import FeatureGraph
@@ -66,6 +67,8 @@ class ExportedModel:
         self.features = load_features(local, self.config)
         self.graph = FeatureGraph(self.features)
         self.device = torch.device(device)
+        if self.device.type == "cuda" and int(self.acc.get("QUANT_ROW_ALIGNMENT", 16)) < 16:
+            raise CheckpointError(f"{export_dir}: its quantized tables are packed for CPU kernels; export it on a CUDA machine to serve on GPU")
         self.exporter = self.acc[EXPORTER_KEY]
         self.runner: Runner = registry("rec.exporters").get(self.exporter).load_runner(local, self.device, self.acc)
 

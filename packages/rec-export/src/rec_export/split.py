@@ -53,10 +53,12 @@ def split_sparse_dense(traced: fx.GraphModule) -> SplitModel:
         if n.op not in ("placeholder", "output") and n not in inside and any(a in inside or a in dense for a in n.all_input_nodes):
             dense.add(n)
     output = nodes[-1]
+    # parameters and buffers the dense part reads are copied into it, not passed across the cut
+    attrs = {a for n in [*dense, output] for a in n.all_input_nodes if a.op == "get_attr"}
     cut: list[fx.Node] = []
     for n in [*(n for n in nodes if n in dense), output]:
         for a in n.all_input_nodes:
-            if a not in dense and a not in cut:
+            if a not in dense and a not in attrs and a not in cut:
                 cut.append(a)
     if any(a.op == "placeholder" for a in cut):
         raise RecError("cannot split the model: its dense part reads the raw inputs directly")
@@ -71,7 +73,7 @@ def split_sparse_dense(traced: fx.GraphModule) -> SplitModel:
     dense_graph = fx.Graph()
     denv: dict[fx.Node, fx.Node] = {a: dense_graph.placeholder(a.name) for a in cut}
     for n in nodes:
-        if n in dense:
+        if n in dense or n in attrs:
             denv[n] = dense_graph.node_copy(n, lambda a: denv[a])
     dense_graph.output(fx.graph.map_arg(output.args[0], lambda a: denv[a]))
     sparse_gm = fx.GraphModule(traced, sparse_graph, "SparseModel")

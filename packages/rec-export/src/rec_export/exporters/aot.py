@@ -16,7 +16,7 @@ from torch import fx
 
 from rec_core.errors import CheckpointError
 from rec_export.exporters.base import ExportJob
-from rec_export.exporters.split import SplitExporter, dynamic_batch
+from rec_export.exporters.split import SplitExporter, dynamic_shapes
 from rec_export.layout import AOTI_MODEL
 
 
@@ -28,7 +28,7 @@ class AOTInductorExporter(SplitExporter):
     def compile_dense(self, dense: fx.GraphModule, example: list[torch.Tensor], batch_major: list[bool], job: ExportJob) -> None:
         from torch._inductor import aoti_compile_and_package
 
-        program = torch.export.export(dense, tuple(example), dynamic_shapes=dynamic_batch(batch_major, job.acc.max_export_batch_size))
+        program = torch.export.export(dense, tuple(example), dynamic_shapes=dynamic_shapes(example, batch_major, job.acc.max_export_batch_size))
         path = os.path.join(job.out_dir, AOTI_MODEL)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         aoti_compile_and_package(program, package_path=path)

@@ -88,11 +88,10 @@ class SplitExporter(Exporter):
         return SplitRunner(sparse, dense, list(acc[DENSE_INPUTS]), list(acc[DENSE_BATCH_MAJOR]), int(acc["MAX_EXPORT_BATCH_SIZE"]))
 
 
-def dynamic_batch(batch_major: list[bool], max_rows: int) -> tuple[dict[int, Any] | None, ...]:
-    """torch.export dynamic shapes: dim 0 of batch-major inputs is the batch, 1..max_rows."""
+def dynamic_shapes(example: list[torch.Tensor], batch_major: list[bool], max_rows: int) -> tuple[dict[int, Any], ...]:
+    """torch.export dynamic shapes: dim 0 of batch-major inputs is the batch (1..max_rows); every
+    other dim is left to torch.export (dynamic unless the program fixes it, e.g. padded sequence lengths)."""
     from torch.export import Dim
 
-    if max_rows < 2:
-        return tuple(None for _ in batch_major)
-    batch = Dim("batch", min=1, max=max_rows)
-    return tuple({0: batch} if bm else None for bm in batch_major)
+    batch = Dim("batch", min=1, max=max_rows) if max_rows > 1 else Dim.AUTO
+    return tuple({d: batch if bm and d == 0 else Dim.AUTO for d in range(t.dim())} for t, bm in zip(example, batch_major))
