@@ -152,6 +152,25 @@ def test_export_forms_agree_and_survive_save(tmp_path: Path) -> None:
         torch.testing.assert_close(loaded(data)["logits"], expected["logits"], rtol=0, atol=0)
 
 
+def test_raw_sequence_features_export(tmp_path: Path) -> None:
+    # a price per click: a raw sequence (Batch.sequence_dense_features) beside the id sequences
+    config = CONFIG.replace(
+        'embedding_name: "cate" } }\n    }',
+        'embedding_name: "cate" } }\n        features { raw_feature { feature_name: "price" expression: "item:price" } }\n    }',
+    ).replace('"click__cate_id"]', '"click__cate_id", "click__price"]')
+    model, parser = build(tmp_path, config)
+    assert model.embedding_group.group_dims("seq.sequence") == [8, 4, 1]
+    model.eval()
+    data = rows(16, seed=4)
+    prices = [[float(i) / 10 for i in h] for h in data.column("click__item_id").to_pylist()]
+    batch = parser(data.append_column("click__price", pa.array(prices, pa.list_(pa.float32()))))
+    with torch.no_grad():
+        expected = model.predict(batch)["probs"]
+        for graph_type in GraphType:
+            out = create_test_module(ScriptWrapper(model), graph_type)(batch.to_dict())
+            torch.testing.assert_close(out["probs"], expected, rtol=0, atol=0, msg=str(graph_type))
+
+
 @pytest.mark.parametrize(
     ("old", "new", "match"),
     [

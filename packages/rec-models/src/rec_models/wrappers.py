@@ -5,7 +5,7 @@ from typing import Dict, List
 
 import torch
 from torch import nn
-from torchrec.sparse.jagged_tensor import KeyedJaggedTensor, KeyedTensor
+from torchrec.sparse.jagged_tensor import JaggedTensor, KeyedJaggedTensor, KeyedTensor
 
 from rec_core.batch import BASE_DATA_GROUP, Batch
 from rec_models.model import BaseModel
@@ -38,8 +38,10 @@ class ScriptWrapper(nn.Module):
         self.model = model
         self.sparse_keys: List[str] = [f.name for f in model.features if f.is_sparse]
         self.weighted_keys: list[str] = [f.name for f in model.features if f.is_sparse and getattr(f, "weighted", False)]
-        self.dense_keys: list[str] = [f.name for f in model.features if not f.is_sparse]
-        self.dense_dims: list[int] = [f.value_dim for f in model.features if not f.is_sparse]
+        self.dense_keys: list[str] = [f.name for f in model.features if not f.is_sparse and not f.is_sequence]
+        self.dense_dims: list[int] = [f.value_dim for f in model.features if not f.is_sparse and not f.is_sequence]
+        # raw sequences arrive as `<name>.values` [elements, value_dim] and `<name>.lengths`
+        self.sequence_dense_keys: list[str] = [f.name for f in model.features if not f.is_sparse and f.is_sequence]
 
     # typing.Dict: TorchScript reads this signature from the FX-generated code
     def forward(self, data: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:  # noqa: UP006
@@ -67,6 +69,8 @@ class ScriptWrapper(nn.Module):
                 length_per_key=self.dense_dims,
                 values=torch.cat([data[k] for k in self.dense_keys], dim=1),
             )
+        for k in self.sequence_dense_keys:
+            batch.sequence_dense_features[k] = JaggedTensor(values=data[k + ".values"], lengths=data[k + ".lengths"])
         return self.model.predict(batch)
 
 
