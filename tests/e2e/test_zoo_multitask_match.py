@@ -15,7 +15,7 @@ from tests.conftest import ROOT, rec, run
 pytestmark = pytest.mark.slow
 
 ZOO = ROOT / "examples/zoo"
-MULTI_TASK = ["simple_multi_task", "mmoe", "dbmtl", "ple"]
+MULTI_TASK = ["simple_multi_task", "mmoe", "dbmtl", "dc2vr", "ple"]
 MATCH = ["dssm", "dssm_v2", "dat"]
 # sampler oneof of each match example and its table paths (relative to the tables' directory)
 SAMPLER_TABLES = {

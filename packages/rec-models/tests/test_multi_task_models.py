@@ -59,6 +59,9 @@ MODELS = {
                  {towers(extra_cvr='relation_tower_names: "ctr"')} }}""",
     "dbmtl_bottom_only": f"""dbmtl {{ bottom_mlp {{ hidden_units: [16] }}
                  {towers(extra_cvr='relation_tower_names: "ctr"')} }}""",
+    "dc2vr": f"""dc2vr {{ bottom_mlp {{ hidden_units: [32] }} expert_mlp {{ hidden_units: [16] }} num_expert: 2
+                 {towers(extra_cvr='intervention_tower_names: "ctr" low_rank_dim: 4 dropout_ratio: 0.1')
+                  .replace('label_name: "clk"', 'label_name: "clk" low_rank_dim: 4')} }}""",
     "ple": f"""ple {{
         extraction_networks {{ network_name: "l1" expert_num_per_task: 2 share_num: 2
             task_expert_net {{ hidden_units: [16] }} share_expert_net {{ hidden_units: [16] }} }}
@@ -193,13 +196,30 @@ class TestComposition:
         model.eval()
         batch = parser(rows(n=8))
         with torch.no_grad():
-            x = model.bottom(model.embedding_group(batch)["all"])
-            ctr_in, cvr_in = model.mmoe(x)
+            x = model.bottom.bottom(model.embedding_group(batch)["all"])
+            ctr_in, cvr_in = model.bottom.mmoe(x)
             ctr_rel = model.relation_mlps[0](model.tower_mlps[0](ctr_in))
             cvr_rel = model.relation_mlps[1](torch.cat([model.tower_mlps[1](cvr_in), ctr_rel], dim=1))
             preds = model.predict(batch)
         torch.testing.assert_close(preds["logits_ctr"], model.outputs[0](ctr_rel).squeeze(1))
         torch.testing.assert_close(preds["logits_cvr"], model.outputs[1](cvr_rel).squeeze(1))
+
+    def test_dc2vr_cvr_tower_takes_ctr_directions(self, tmp_path: Path) -> None:
+        model, parser = build(write_config(tmp_path, MODELS["dc2vr"]))
+        model.eval()
+        batch = parser(rows(n=8))
+        with torch.no_grad():
+            ctr_in, cvr_in = model.bottom(model.embedding_group(batch)["all"])
+            ctr, cvr = model.tower_mlps[0](ctr_in), model.tower_mlps[1](cvr_in)
+            intervention = model.interventions[1][0]
+            q = intervention.rotation()
+            torch.testing.assert_close(q.T @ q, torch.eye(4), atol=1e-5, rtol=0)  # an orthonormal basis
+            moved = cvr + (ctr - cvr) @ q @ q.T
+            preds = model.predict(batch)
+            # inside the subspace the cvr representation now equals the ctr one, outside it is unchanged
+            torch.testing.assert_close(moved @ q, ctr @ q, atol=1e-5, rtol=0)
+            torch.testing.assert_close(moved - moved @ q @ q.T, cvr - cvr @ q @ q.T, atol=1e-5, rtol=0)
+        torch.testing.assert_close(preds["logits_cvr"], model.outputs[1](moved).squeeze(1))
 
     def test_ple_last_layer_has_no_shared_gate(self, tmp_path: Path) -> None:
         model, _ = build(write_config(tmp_path, MODELS["ple"]))
@@ -315,6 +335,10 @@ class TestConfigErrors:
             'tower_name: "cvr"', 'tower_name: "cvr" pareto_min_loss_weight: 0.5'
         )
         self.expect(tmp_path, body, "pareto_min_loss_weight", head="use_pareto_loss_weight: true\n")
+
+    def test_dc2vr_low_rank_dim_fits_the_towers(self, tmp_path: Path) -> None:
+        self.expect(tmp_path, MODELS["dc2vr"].replace("low_rank_dim: 4 dropout", "low_rank_dim: 9 dropout"),
+                    r"task_towers\[1\].low_rank_dim.*\[1, 8\]")
 
     def test_ple_shared_experts_must_match_task_experts(self, tmp_path: Path) -> None:
         body = MODELS["ple"].replace("share_expert_net { hidden_units: [8] }", "share_expert_net { hidden_units: [4] }")

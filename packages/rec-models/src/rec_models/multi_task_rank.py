@@ -143,6 +143,19 @@ class MultiTaskRank(BaseModel):
         """Config path of task tower i, for errors."""
         return f"model_config.{self.kind}.task_towers[{i}]"
 
+    def earlier_towers(self, i: int, field: str) -> list[int]:
+        """Indices of the towers that tower i names in `field` (e.g. relation_tower_names); each must come before it."""
+        names = [t.name for t in self.tasks]
+        out = []
+        for j, name in enumerate(getattr(self.tower_configs[i], field)):
+            if name not in names[:i]:
+                raise ConfigError(
+                    f"model_config.{self.kind}.task_towers[{i}].{field}[{j}]",
+                    f"{name!r} must name an earlier task tower; towers before {names[i]!r}: {names[:i]}",
+                )
+            out.append(names.index(name))
+        return out
+
     # -- forward --------------------------------------------------------------------------
     def build_input(self, batch: Batch) -> torch.Tensor:
         """All feature groups concatenated: the input every task shares."""
