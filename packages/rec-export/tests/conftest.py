@@ -27,6 +27,7 @@ data_config {{
   dataset_type: ParquetDataset
   fg_mode: FG_NORMAL
   label_fields: "clk"
+  num_workers: 1
 }}
 feature_configs {{ id_feature {{ feature_name: "user_id" expression: "user:user_id" embedding_dim: 8 hash_bucket_size: 100 }} }}
 feature_configs {{ id_feature {{ feature_name: "item_id" expression: "item:item_id" embedding_dim: 8 hash_bucket_size: 100 }} }}
@@ -114,7 +115,7 @@ train_config {{
   dense_optimizer {{ adam_optimizer {{ lr: 0.002 }} constant_learning_rate {{}} }}
   num_steps: 1
 }}
-data_config {{ batch_size: 64 dataset_type: ParquetDataset fg_mode: FG_NORMAL label_fields: "clk" }}
+data_config {{ batch_size: 64 dataset_type: ParquetDataset fg_mode: FG_NORMAL label_fields: "clk" num_workers: 1 }}
 feature_configs {{ id_feature {{ feature_name: "user_id" expression: "user:user_id" embedding_dim: 8 hash_bucket_size: 200 }} }}
 feature_configs {{ id_feature {{ feature_name: "item_id" expression: "item:item_id" embedding_dim: 8 hash_bucket_size: 500 embedding_name: "item" }} }}
 feature_configs {{

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import torch
@@ -12,15 +15,18 @@ from rec_core.batch import Batch
 from rec_core.errors import ConfigError
 from rec_core.logging_utils import get_logger
 from rec_core.progress import Progress
+from rec_core.registry import registry
 from rec_data.loader import create_dataloader
 from rec_data.writers import create_writer
 from rec_dist import checkpoint as ckpt
 from rec_dist.process_group import init_process_group
 from rec_dist.scripted import ScriptedModel, predictions_to_arrow
 from rec_dist.setup import build_features, build_model, prepare_config
+from rec_features.parser import FeatureParser
 from rec_models.wrappers import TrainWrapper
 
 logger = get_logger(__name__)
+MODEL_ACC = "model_acc.json"  # written by rec-export: names the exporter that loads the export
 
 
 @dataclass
@@ -52,14 +58,31 @@ def load_checkpoint_model(config: object, checkpoint_path: str | None) -> torch.
     return model.eval()
 
 
+def _load_export(path: str, reserved: list[str]) -> tuple[Any, FeatureParser, Callable[[Batch], dict[str, torch.Tensor]]]:
+    """Config, parser and scorer of an export directory.
+
+    An export with model_acc.json is loaded by the `rec.exporters` plugin it names (TorchScript,
+    AOTInductor, ...: rec-export registers them), so every variant scores here; older exports
+    hold only scripted_model.pt.
+    """
+    acc_path = os.path.join(path, MODEL_ACC)
+    if not os.path.isfile(acc_path):
+        exported = ScriptedModel(path, reserved)
+        return exported.config, exported.parser, exported.predict_batch
+    with open(acc_path) as f:
+        name = json.load(f).get("EXPORTER", "torchscript")
+    model = registry("rec.exporters").get(name).open(path)
+    parser = FeatureParser(model.features, reserved_columns=reserved)
+    return model.config, parser, lambda batch: model(batch.to_dict())
+
+
 def predict(args: PredictArgs) -> int:
     """Score every row of predict_input_path; returns the number of rows this rank wrote."""
     reserved = _split(args.reserved_columns)
     _, rank, world_size = init_process_group()
     score: Callable[[Batch], dict[str, torch.Tensor]]
     if args.scripted_model_path:
-        exported = ScriptedModel(args.scripted_model_path, reserved)
-        config, parser, score = exported.config, exported.parser, exported.predict_batch
+        config, parser, score = _load_export(args.scripted_model_path, reserved)
     elif args.pipeline_config_path:
         config = prepare_config(args.pipeline_config_path, args.edit_config_json)
         _, parser = build_features(config, reserved, with_labels=False)
