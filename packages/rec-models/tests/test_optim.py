@@ -11,12 +11,17 @@ from google.protobuf import text_format
 
 from rec_core.errors import ConfigError
 from rec_core.protos import optimizer_pb2
+from fbgemm_gpu.tbe.config.optimizer_config import WeightDecayMode
+
+from rec_models import sparse_optim
 from rec_models.optim import (
     CPU_FUSED_SPARSE,
     LRScheduler,
     base_lr,
     create_dense_optimizer,
+    create_unfused_sparse_optimizer,
     lr_function,
+    needs_dense_kernel,
     sparse_optimizer_spec,
 )
 
@@ -173,29 +178,42 @@ class TestDenseOptimizers:
 
 class TestSparseOptimizers:
     @pytest.mark.parametrize(
-        ("kind", "cls", "extra"),
+        ("kind", "cls", "extra", "unfused"),
         [
-            ("sgd_optimizer", torch.optim.SGD, {}),
-            ("adagrad_optimizer", torch.optim.Adagrad, {"eps": 1e-8}),
-            ("rowwise_adagrad_optimizer", trec_optim.RowWiseAdagrad, {"weight_decay": 0.0}),
-            ("adam_optimizer", torch.optim.Adam, {"betas": (0.9, 0.999), "weight_decay": 0.0}),
-            ("partial_rowwise_adam_optimizer", trec_optim.PartialRowWiseAdam, {"betas": (0.9, 0.999)}),
-            ("lamb_optimizer", trec_optim.LAMB, {"betas": (0.9, 0.999)}),
-            ("partial_rowwise_lamb_optimizer", trec_optim.PartialRowWiseLAMB, {"betas": (0.9, 0.999)}),
-            ("lars_sgd_optimizer", trec_optim.LarsSGD, {"momentum": 0.9}),
+            ("sgd_optimizer", trec_optim.SGD, {}, sparse_optim.SGD),
+            ("adagrad_optimizer", trec_optim.Adagrad, {"eps": 1e-8}, sparse_optim.Adagrad),
+            ("rowwise_adagrad_optimizer", trec_optim.RowWiseAdagrad, {"weight_decay": 0.0}, sparse_optim.RowWiseAdagrad),
+            ("adam_optimizer", trec_optim.Adam, {"beta1": 0.9, "beta2": 0.999, "weight_decay": 0.0}, sparse_optim.Adam),
+            ("partial_rowwise_adam_optimizer", trec_optim.PartialRowWiseAdam, {"beta2": 0.999}, sparse_optim.PartialRowWiseAdam),
+            ("lamb_optimizer", trec_optim.LAMB, {"beta1": 0.9}, sparse_optim.LAMB),
+            ("partial_rowwise_lamb_optimizer", trec_optim.PartialRowWiseLAMB, {"beta1": 0.9}, sparse_optim.PartialRowWiseLAMB),
+            ("lars_sgd_optimizer", trec_optim.LarsSGD, {"momentum": 0.9}, sparse_optim.LarsSGD),
         ],
     )
-    def test_each_oneof(self, kind: str, cls: type, extra: dict) -> None:
-        name, got_cls, kwargs = sparse_optimizer_spec(sparse(f"{kind} {{ lr: 0.05 }}"))
+    def test_each_oneof(self, kind: str, cls: type, extra: dict, unfused: type) -> None:
+        config = sparse(f"{kind} {{ lr: 0.05 }}")
+        name, got_cls, kwargs = sparse_optimizer_spec(config)
         assert name == kind and got_cls is cls
+        # FBGEMM's argument names: TorchRec passes these kwargs straight to the fused kernel
         assert kwargs["lr"] == pytest.approx(0.05)
         for k, v in extra.items():
             assert kwargs[k] == pytest.approx(v), k
-        assert "gradient_clipping" not in kwargs
+        assert "gradient_clipping" not in kwargs and "betas" not in kwargs
+        table = torch.nn.Parameter(torch.zeros(3, 4))
+        opt = create_unfused_sparse_optimizer(config, [table])
+        assert type(opt) is unfused and opt.param_groups[0]["lr"] == pytest.approx(0.05)
 
     def test_gradient_clipping(self) -> None:
-        _, _, kwargs = sparse_optimizer_spec(sparse("adagrad_optimizer { lr: 0.1 gradient_clipping: true max_gradient: 2 }"))
+        config = sparse("adagrad_optimizer { lr: 0.1 gradient_clipping: true max_gradient: 2 }")
+        _, _, kwargs = sparse_optimizer_spec(config)
         assert kwargs["gradient_clipping"] is True and kwargs["max_gradient"] == pytest.approx(2.0)
+        opt = create_unfused_sparse_optimizer(config, [torch.nn.Parameter(torch.zeros(2, 4))])
+        assert opt.param_groups[0]["max_gradient"] == pytest.approx(2.0)
+
+    def test_rowwise_weight_decay_mode(self) -> None:
+        text = "rowwise_adagrad_optimizer { lr: 0.1 weight_decay: 0.01 weight_decay_mode: DECOUPLE }"
+        _, _, kwargs = sparse_optimizer_spec(sparse(text))
+        assert kwargs["weight_decay_mode"] == WeightDecayMode.DECOUPLE
 
     @pytest.mark.parametrize("kind", ["adadelta_optimizer", "rmsprop_optimizer"])
     def test_unsupported_oneof_is_a_config_error(self, kind: str) -> None:
@@ -206,11 +224,28 @@ class TestSparseOptimizers:
         with pytest.raises(ConfigError, match="train_config.sparse_optimizer.<optimizer>"):
             sparse_optimizer_spec(optimizer_pb2.SparseOptimizer())
 
-    def test_cpu_fused_set_is_a_subset(self) -> None:
-        names = {sparse_optimizer_spec(sparse(f"{k} {{ lr: 0.1 }}"))[0] for k in CPU_FUSED_SPARSE}
-        assert names == CPU_FUSED_SPARSE
+    def test_adagrad_initial_accumulator_is_refused(self) -> None:
+        with pytest.raises(ConfigError, match="adagrad_optimizer.initial_accumulator_value"):
+            sparse_optimizer_spec(sparse("adagrad_optimizer { lr: 0.1 initial_accumulator_value: 0.1 }"))
 
-    def test_spec_builds_an_optimizer(self) -> None:
-        # the kwargs are what the class takes (they are fused into TBE the same way)
-        _, cls, kwargs = sparse_optimizer_spec(sparse("adam_optimizer { lr: 0.1 weight_decay: 0.01 }"))
-        cls([torch.nn.Parameter(torch.zeros(1))], **kwargs)
+    def test_cpu_fused_set(self) -> None:
+        assert CPU_FUSED_SPARSE == {"sgd_optimizer", "adagrad_optimizer", "rowwise_adagrad_optimizer"}
+
+
+class TestDenseKernelChoice:
+    def spec(self, text: str) -> tuple:
+        return sparse_optimizer_spec(sparse(text))
+
+    def test_width_not_a_multiple_of_four(self) -> None:
+        adagrad = self.spec("adagrad_optimizer { lr: 0.1 }")
+        assert needs_dense_kernel(adagrad, "cuda", 6) and needs_dense_kernel(adagrad, "cpu", 6)
+        assert not needs_dense_kernel(adagrad, "cpu", 8) and not needs_dense_kernel(adagrad, "cuda", 12)
+
+    def test_optimizers_without_a_cpu_kernel(self) -> None:
+        lamb = self.spec("lamb_optimizer { lr: 0.1 }")
+        assert needs_dense_kernel(lamb, "cpu", 8) and not needs_dense_kernel(lamb, "cuda", 8)
+
+    def test_cpu_rowwise_adagrad_with_weight_decay(self) -> None:
+        decayed = self.spec("rowwise_adagrad_optimizer { lr: 0.1 weight_decay: 0.01 weight_decay_mode: L2 }")
+        assert needs_dense_kernel(decayed, "cpu", 8) and not needs_dense_kernel(decayed, "cuda", 8)
+        assert not needs_dense_kernel(self.spec("rowwise_adagrad_optimizer { lr: 0.1 }"), "cpu", 8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -15,11 +16,11 @@ from torchrec.distributed.planner import EmbeddingShardingPlanner, ParameterCons
 from torchrec.distributed.planner.storage_reservations import HeuristicalStorageReservation
 from torchrec.distributed.types import ShardingPlan, ShardingType
 from torchrec.modules.embedding_modules import EmbeddingBagCollection
-from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
 
 from rec_core.errors import ConfigError
 from rec_core.logging_utils import get_logger
-from rec_models.optim import CPU_FUSED_SPARSE
+from rec_dist.optimizers import apply_sparse_optimizer
+from rec_models.optim import FUSED_DIM_MULTIPLE, needs_dense_kernel
 
 logger = get_logger(__name__)
 
@@ -31,7 +32,7 @@ def _collections(model: nn.Module) -> list[EmbeddingBagCollection]:
     return [m for m in model.modules() if isinstance(m, EmbeddingBagCollection)]
 
 
-def _constraint(msg: Any, where: str, force_dense: bool) -> ParameterConstraints | None:
+def _constraint(msg: Any, where: str, force_dense: bool, table: Any = None) -> ParameterConstraints | None:
     sharding = list(msg.sharding_types) if msg is not None else []
     kernels = list(msg.compute_kernels) if msg is not None else []
     for s in sharding:
@@ -41,6 +42,19 @@ def _constraint(msg: Any, where: str, force_dense: bool) -> ParameterConstraints
         if k not in _KERNELS:
             raise ConfigError(f"{where}.compute_kernels", f"unknown compute kernel {k!r}; expected one of {sorted(_KERNELS)}")
     if force_dense:
+        # TorchRec runs the dense kernel only for data-parallel tables
+        if sharding and ShardingType.DATA_PARALLEL.value not in sharding:
+            dim = table.embedding_dim
+            why = (
+                f"its embedding_dim {dim} is not a multiple of {FUSED_DIM_MULTIPLE}"
+                if dim % FUSED_DIM_MULTIPLE
+                else "the sparse optimizer has no fused kernel for it on this device"
+            )
+            raise ConfigError(
+                f"{where}.sharding_types",
+                f"table {table.name!r} (features {', '.join(table.feature_names)}) needs the dense kernel because "
+                f"{why}; only data_parallel sharding has it, but {sharding} is allowed",
+            )
         kernels = [EmbeddingComputeKernel.DENSE.value]
     if not sharding and not kernels:
         return None
@@ -48,9 +62,10 @@ def _constraint(msg: Any, where: str, force_dense: bool) -> ParameterConstraints
 
 
 def table_constraints(
-    model: nn.Module, global_constraints: Any = None, force_dense_kernel: bool = False
+    model: nn.Module, global_constraints: Any = None, dense_kernel: Callable[[int], bool] = lambda dim: False
 ) -> dict[str, ParameterConstraints]:
-    """Planner constraints per table: a feature's embedding_constraints, else the global ones."""
+    """Planner constraints per table: a feature's embedding_constraints, else the global ones;
+    tables for which `dense_kernel(embedding_dim)` holds are pinned to the dense kernel."""
     features = {f.name: f for m in model.modules() for f in getattr(m, "features", [])}
     out = {}
     for ebc in _collections(model):
@@ -61,7 +76,7 @@ def table_constraints(
                 msg, where = own[0].embedding_constraints, f"feature {own[0].feature_name!r}.embedding_constraints"
             else:
                 msg, where = global_constraints, "train_config.global_embedding_constraints"
-            constraint = _constraint(msg, where, force_dense_kernel)
+            constraint = _constraint(msg, where, dense_kernel(table.embedding_dim), table)
             if constraint is not None:
                 out[table.name] = constraint
     return out
@@ -77,22 +92,19 @@ def shard_model(
 ) -> DistributedModelParallel:
     """Fuse the sparse optimizer into the embedding backward, plan the sharding and wrap in DMP.
 
-    On CPU the FBGEMM kernels fuse only SGD/Adagrad/RowWiseAdagrad; other sparse optimizers
-    run on the dense embedding kernel there, still applied in the backward pass. A `plan`
-    (e.g. restored with a checkpoint of the same world size) is used as is.
+    FBGEMM fuses only widths that are multiples of 4, and on CPU only SGD/Adagrad/RowWiseAdagrad;
+    other tables run on the dense kernel (data parallel), updated by the same rule through
+    `build_optimizer`. A `plan` (e.g. restored with a checkpoint of the same world size) is used as is.
     """
-    kind, cls, kwargs = sparse_optimizer
-    for m in _collections(model):
-        apply_optimizer_in_backward(cls, m.parameters(), kwargs)
+    apply_sparse_optimizer(model, sparse_optimizer)
     world_size = dist.get_world_size()
     sharders = [EmbeddingBagCollectionSharder()]
     if plan is None:
-        force_dense = device.type == "cpu" and kind not in CPU_FUSED_SPARSE
         reserve = float(os.environ.get("STORAGE_RESERVE_PERCENT", "0.15"))
         planner = EmbeddingShardingPlanner(
             topology=Topology(world_size=world_size, compute_device=device.type),
             batch_size=batch_size,
-            constraints=table_constraints(model, global_constraints, force_dense),
+            constraints=table_constraints(model, global_constraints, lambda dim: needs_dense_kernel(sparse_optimizer, device.type, dim)),
             storage_reservation=HeuristicalStorageReservation(percentage=reserve),
         )
         plan = planner.collective_plan(model, sharders, dist.GroupMember.WORLD)

@@ -5,44 +5,87 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torchrec.optim as trec_optim
+from fbgemm_gpu.tbe.config.optimizer_config import WeightDecayMode
 from torch.optim.lr_scheduler import LambdaLR
 
 from rec_core.errors import ConfigError
+from rec_models import sparse_optim
 
-# Sparse optimizers fused into the embedding backward (FBGEMM TBE) and the ones its CPU kernels lack.
-_SPARSE: dict[str, tuple[type, Callable[[Any], dict[str, Any]]]] = {
-    "sgd_optimizer": (torch.optim.SGD, lambda c: {"lr": c.lr}),
-    "adagrad_optimizer": (torch.optim.Adagrad, lambda c: {"lr": c.lr, "eps": 1e-8}),
-    "rowwise_adagrad_optimizer": (
+@dataclass(frozen=True)
+class _SparseKind:
+    """One SparseOptimizer oneof: its TorchRec/FBGEMM form and its dense-kernel twin."""
+
+    fused: type  # TorchRec's class naming the FBGEMM EmbOptimType
+    fused_kwargs: Callable[[Any], dict[str, Any]]  # FBGEMM TBE argument names
+    unfused: Callable[[Any, Any], torch.optim.Optimizer]  # same rule on a dense table (params, msg)
+    cpu_kernel: bool  # fbgemm-gpu-cpu has a fused CPU kernel
+
+
+def _adam_like(c: Any) -> dict[str, Any]:
+    return {"lr": c.lr, "beta1": c.beta1, "beta2": c.beta2, "weight_decay": c.weight_decay, "eps": _EPS}
+
+
+def _clip(c: Any) -> float:
+    return float(c.max_gradient) if c.gradient_clipping else 0.0
+
+
+_EPS = 1e-8  # FBGEMM's default; the Fused* messages have no eps field
+_SPARSE: dict[str, _SparseKind] = {
+    "sgd_optimizer": _SparseKind(
+        trec_optim.SGD, lambda c: {"lr": c.lr}, lambda p, c: sparse_optim.SGD(p, c.lr, max_gradient=_clip(c)), True
+    ),
+    "adagrad_optimizer": _SparseKind(
+        trec_optim.Adagrad,
+        lambda c: {"lr": c.lr, "eps": _EPS},
+        lambda p, c: sparse_optim.Adagrad(p, c.lr, _EPS, _clip(c)),
+        True,
+    ),
+    "rowwise_adagrad_optimizer": _SparseKind(
         trec_optim.RowWiseAdagrad,
-        lambda c: {"lr": c.lr, "weight_decay": c.weight_decay},
+        lambda c: {"lr": c.lr, "eps": _EPS, "weight_decay": c.weight_decay, "weight_decay_mode": WeightDecayMode(c.weight_decay_mode)},
+        lambda p, c: sparse_optim.RowWiseAdagrad(p, c.lr, _EPS, c.weight_decay, c.weight_decay_mode, _clip(c)),
+        True,
     ),
-    "adam_optimizer": (
-        torch.optim.Adam,
-        lambda c: {"lr": c.lr, "betas": (c.beta1, c.beta2), "weight_decay": c.weight_decay},
+    "adam_optimizer": _SparseKind(
+        trec_optim.Adam,
+        _adam_like,
+        lambda p, c: sparse_optim.Adam(p, c.lr, (c.beta1, c.beta2), _EPS, c.weight_decay, _clip(c)),
+        False,
     ),
-    "partial_rowwise_adam_optimizer": (
+    "partial_rowwise_adam_optimizer": _SparseKind(
         trec_optim.PartialRowWiseAdam,
-        lambda c: {"lr": c.lr, "betas": (c.beta1, c.beta2), "weight_decay": c.weight_decay},
+        _adam_like,
+        lambda p, c: sparse_optim.PartialRowWiseAdam(p, c.lr, (c.beta1, c.beta2), _EPS, c.weight_decay, _clip(c)),
+        False,
     ),
-    "lamb_optimizer": (
+    "lamb_optimizer": _SparseKind(
         trec_optim.LAMB,
-        lambda c: {"lr": c.lr, "betas": (c.beta1, c.beta2), "weight_decay": c.weight_decay},
+        _adam_like,
+        lambda p, c: sparse_optim.LAMB(p, c.lr, (c.beta1, c.beta2), _EPS, c.weight_decay, _clip(c)),
+        False,
     ),
-    "partial_rowwise_lamb_optimizer": (
+    "partial_rowwise_lamb_optimizer": _SparseKind(
         trec_optim.PartialRowWiseLAMB,
-        lambda c: {"lr": c.lr, "betas": (c.beta1, c.beta2), "weight_decay": c.weight_decay},
+        _adam_like,
+        lambda p, c: sparse_optim.PartialRowWiseLAMB(p, c.lr, (c.beta1, c.beta2), _EPS, c.weight_decay, _clip(c)),
+        False,
     ),
-    "lars_sgd_optimizer": (
+    "lars_sgd_optimizer": _SparseKind(
         trec_optim.LarsSGD,
         lambda c: {"lr": c.lr, "momentum": c.momentum, "weight_decay": c.weight_decay},
+        lambda p, c: sparse_optim.LarsSGD(p, c.lr, c.momentum, c.weight_decay, max_gradient=_clip(c)),
+        False,
     ),
 }
-CPU_FUSED_SPARSE = {"sgd_optimizer", "adagrad_optimizer", "rowwise_adagrad_optimizer"}
+# fused on CPU; the others run on the dense kernel there (see needs_dense_kernel)
+CPU_FUSED_SPARSE = frozenset(k for k, v in _SPARSE.items() if v.cpu_kernel)
+# FBGEMM's fused kernels need embedding widths that are multiples of this
+FUSED_DIM_MULTIPLE = 4
 
 _DENSE: dict[str, Callable[[Any, Iterable[Any]], torch.optim.Optimizer]] = {
     "sgd_optimizer": lambda c, p: torch.optim.SGD(
@@ -64,20 +107,47 @@ _DENSE: dict[str, Callable[[Any, Iterable[Any]], torch.optim.Optimizer]] = {
 }
 
 
-def sparse_optimizer_spec(config: Any) -> tuple[str, type, dict[str, Any]]:
-    """(oneof name, optimizer class, kwargs) to fuse into the embedding tables' backward."""
+def _sparse_kind(config: Any) -> tuple[str, _SparseKind, Any]:
     kind = config.WhichOneof("optimizer")
     if kind not in _SPARSE:
         raise ConfigError(
             f"train_config.sparse_optimizer.{kind or '<optimizer>'}",
-            f"expected one of {sorted(_SPARSE)}",
+            f"expected one of {sorted(_SPARSE)} (TorchRec has no fused kernels for Adadelta or RMSprop)",
         )
-    cls, kwargs_of = _SPARSE[kind]
     msg = getattr(config, kind)
-    kwargs = kwargs_of(msg)
+    if kind == "adagrad_optimizer" and msg.initial_accumulator_value:
+        raise ConfigError(
+            "train_config.sparse_optimizer.adagrad_optimizer.initial_accumulator_value",
+            "FBGEMM's fused Adagrad starts every accumulator at 0; other values are not supported",
+        )
+    return kind, _SPARSE[kind], msg
+
+
+def sparse_optimizer_spec(config: Any) -> tuple[str, type, dict[str, Any]]:
+    """(oneof name, TorchRec optimizer class, FBGEMM kwargs) to fuse into the tables' backward."""
+    kind, spec, msg = _sparse_kind(config)
+    kwargs = spec.fused_kwargs(msg)
     if msg.gradient_clipping:
         kwargs.update(gradient_clipping=True, max_gradient=msg.max_gradient)
-    return kind, cls, kwargs
+    return kind, spec.fused, kwargs
+
+
+def needs_dense_kernel(sparse_optimizer: tuple[str, type, dict[str, Any]], device_type: str, embedding_dim: int) -> bool:
+    """True when FBGEMM cannot fuse the sparse optimizer (a `sparse_optimizer_spec`) into a table
+    of this width on this device: widths not a multiple of 4; on CPU, optimizers without a CPU
+    kernel, and RowWiseAdagrad with weight decay (the CPU kernel ignores weight decay)."""
+    kind, _, kwargs = sparse_optimizer
+    if embedding_dim % FUSED_DIM_MULTIPLE:
+        return True
+    if device_type != "cpu":
+        return False
+    return kind not in CPU_FUSED_SPARSE or bool(kwargs.get("weight_decay"))
+
+
+def create_unfused_sparse_optimizer(config: Any, params: Iterable[Any]) -> torch.optim.Optimizer:
+    """The SparseOptimizer's update rule for tables on the dense kernel (see `sparse_optim`)."""
+    _, spec, msg = _sparse_kind(config)
+    return spec.unfused(params, msg)
 
 
 def create_dense_optimizer(config: Any, params: Iterable[Any]) -> torch.optim.Optimizer:

@@ -1,0 +1,133 @@
+"""Every sparse optimizer trains sharded tables on CPU, fused or on the dense kernel; widths that
+FBGEMM cannot fuse fall back; frozen tables never move."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from rec_core.config import edit_config, load_pipeline_config
+from rec_core.errors import ConfigError
+from rec_dist.optimizers import build_optimizer, frozen_tables
+from rec_dist.process_group import init_process_group
+from rec_dist.setup import build_features, build_model
+from rec_dist.sharding import plan_to_dict, shard_model
+from rec_models.optim import sparse_optimizer_spec
+from rec_models.wrappers import TrainWrapper
+
+ROOT = Path(__file__).resolve().parents[3]
+QUICKSTART = ROOT / "examples/quickstart/deepfm.config"
+SPARSE = [
+    "sgd_optimizer",
+    "adagrad_optimizer",
+    "rowwise_adagrad_optimizer",
+    "adam_optimizer",
+    "partial_rowwise_adam_optimizer",
+    "lamb_optimizer",
+    "partial_rowwise_lamb_optimizer",
+    "lars_sgd_optimizer",
+]
+
+
+def config_with(sparse: str, width: int | None = None, frozen: tuple[str, ...] = (), lr: float = 0.05):  # type: ignore[no-untyped-def]
+    """The quickstart DeepFM with this sparse optimizer, every embedding `width` wide (its FM
+    group needs one width), and `frozen` features not trainable."""
+    config = load_pipeline_config(str(QUICKSTART))
+    edit_config(config, {"train_config.sparse_optimizer": {sparse: {"lr": lr}}})
+    for fc in config.feature_configs:
+        feature = getattr(fc, fc.WhichOneof("feature"))
+        if width and feature.embedding_dim:
+            feature.embedding_dim = width
+        if feature.feature_name in frozen:
+            feature.trainable = False
+    return config
+
+
+def shard(config):  # type: ignore[no-untyped-def]
+    device, _, _ = init_process_group()
+    features, parser = build_features(config)
+    model = build_model(config, features, device=torch.device("meta"))
+    wrapped = shard_model(TrainWrapper(model), device, 256, sparse_optimizer_spec(config.train_config.sparse_optimizer))
+    optimizer, _ = build_optimizer(wrapped, config.train_config)
+    table = pq.read_table(ROOT / "examples/quickstart/data/train.parquet").slice(0, 256).combine_chunks()
+    return wrapped, optimizer, parser(table.to_batches()[0])
+
+
+def tables(wrapped) -> dict[str, torch.Tensor]:  # type: ignore[no-untyped-def]
+    """{table name: local weights} of the DEEP tables."""
+    out = {}
+    for key, w in wrapped.state_dict().items():
+        if ".ebc.embedding_bags." in key:
+            local = w.local_shards()[0].tensor if hasattr(w, "local_shards") else w
+            out[key.split(".embedding_bags.")[1].split(".")[0]] = local.detach().clone()
+    return out
+
+
+def step(wrapped, optimizer, batch) -> float:  # type: ignore[no-untyped-def]
+    loss, _ = wrapped(batch)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return float(loss)
+
+
+def kernels(wrapped) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {t: p["compute_kernel"] for tables_ in plan_to_dict(wrapped.plan).values() for t, p in tables_.items()}
+
+
+@pytest.mark.parametrize("sparse", SPARSE)
+def test_every_optimizer_trains_widths_fbgemm_cannot_fuse(sparse: str) -> None:
+    # width 6 used to stop sharding with a raw FBGEMM assertion
+    wrapped, optimizer, batch = shard(config_with(sparse, width=6))
+    deep = {t: k for t, k in kernels(wrapped).items() if not t.endswith("_wide")}  # wide tables are 4 wide
+    assert set(deep.values()) == {"dense"}
+    before = tables(wrapped)
+    step(wrapped, optimizer, batch)
+    after = tables(wrapped)
+    assert before["user_id_emb"].shape[1] == 6
+    for name in ("user_id_emb", "item_id_emb"):
+        assert not torch.equal(before[name], after[name]), f"{sparse}: {name} did not move"
+
+
+@pytest.mark.parametrize("sparse", ["adagrad_optimizer", "lamb_optimizer"], ids=["fused", "dense-kernel"])
+def test_frozen_tables_do_not_move(sparse: str) -> None:
+    wrapped, optimizer, batch = shard(config_with(sparse, frozen=("user_id", "category")))
+    # a frozen feature freezes its WIDE table too
+    assert frozen_tables(wrapped) == {"user_id_emb", "category_emb", "user_id_emb_wide", "category_emb_wide"}
+    before = tables(wrapped)
+    for _ in range(2):
+        step(wrapped, optimizer, batch)
+    after = tables(wrapped)
+    assert torch.equal(before["user_id_emb"], after["user_id_emb"])
+    assert torch.equal(before["category_emb"], after["category_emb"])
+    assert not torch.equal(before["item_id_emb"], after["item_id_emb"])
+
+
+def test_dense_kernel_optimizer_lowers_the_loss() -> None:
+    wrapped, optimizer, batch = shard(config_with("partial_rowwise_lamb_optimizer", width=6, lr=0.01))
+    losses = [step(wrapped, optimizer, batch) for _ in range(15)]
+    assert losses[-1] < losses[0]
+
+
+def test_width_6_cannot_be_forced_onto_a_fused_sharding() -> None:
+    config = config_with("adagrad_optimizer", width=6)
+    edit_config(config, {"train_config.global_embedding_constraints": {"sharding_types": ["table_wise"]}})
+    device, _, _ = init_process_group()
+    features, _ = build_features(config)
+    model = build_model(config, features, device=torch.device("meta"))
+    spec = sparse_optimizer_spec(config.train_config.sparse_optimizer)
+    with pytest.raises(ConfigError, match=r"global_embedding_constraints.sharding_types.*'user_id_emb'.*user_id.*not a multiple of 4"):
+        shard_model(TrainWrapper(model), device, 256, spec, config.train_config.global_embedding_constraints)
+
+
+def test_shared_table_must_agree_on_trainable() -> None:
+    config = config_with("adagrad_optimizer", frozen=("user_id",))
+    edit_config(config, {"feature_configs[1].id_feature.embedding_name": "user_id_emb"})
+    edit_config(config, {"feature_configs[1].id_feature.hash_bucket_size": 20000})
+    features, _ = build_features(config)
+    model = build_model(config, features, device=torch.device("meta"))
+    with pytest.raises(ConfigError, match=r"'user_id_emb' \(user_id, item_id\) disagree on trainable"):
+        frozen_tables(model)
