@@ -46,3 +46,31 @@ def sequence_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
     """[B, max_len] bool, True at the valid positions of each row."""
     positions = torch.arange(max_len, device=lengths.device)
     return positions.unsqueeze(0) < lengths.unsqueeze(1)
+
+
+@torch.fx.wrap
+def to_jagged(padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """[B, T, D] -> the [sum(lengths), D] valid rows (the inverse of `to_padded`; lengths <= T)."""
+    offsets = torch.ops.fbgemm.asynchronous_complete_cumsum(lengths.long())
+    return torch.ops.fbgemm.dense_to_jagged(padded, [offsets])[0]
+
+
+@torch.fx.wrap
+def causal_mask(lengths: torch.Tensor, max_len: int, window: int) -> torch.Tensor:
+    """[B, max_len, max_len]: position i of a row sees its valid positions j <= i (and i - j < window when window > 0)."""
+    positions = torch.arange(max_len, device=lengths.device)
+    gap = positions.unsqueeze(1) - positions.unsqueeze(0)
+    allowed = gap >= 0
+    if window > 0:
+        allowed = allowed & (gap < window)
+    valid = positions.unsqueeze(0) < lengths.unsqueeze(1)
+    return allowed.unsqueeze(0) & valid.unsqueeze(2) & valid.unsqueeze(1)
+
+
+@torch.fx.wrap
+def row_positions(lengths: torch.Tensor) -> torch.Tensor:
+    """[sum(lengths)]: each jagged value's index within its row (0, 1, ... per row)."""
+    lengths = lengths.long()
+    starts = torch.ops.fbgemm.asynchronous_exclusive_cumsum(lengths)
+    total = int(lengths.sum().item())
+    return torch.arange(total, device=lengths.device) - torch.repeat_interleave(starts, lengths, output_size=total)
