@@ -184,7 +184,9 @@ class MatchModel(BaseModel):
         return torch.cat([pos, simple, hard_negative_logits(user, item[first_hard:], hard)], dim=1)
 
     def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
-        return {"similarity": self.sim(self.user_tower_emb(batch), self.item_tower_emb(batch), batch)}
+        """`similarity` [B, candidates], plus `user_tower_emb` [B, D] and `item_tower_emb` [B + N, D]."""
+        user, item = self.user_tower_emb(batch), self.item_tower_emb(batch)
+        return {"similarity": self.sim(user, item, batch), "user_tower_emb": user, "item_tower_emb": item}
 
     def positives(self, similarity: torch.Tensor) -> torch.Tensor:
         """Column of each row's positive: its own row (in-batch negatives) or column 0."""

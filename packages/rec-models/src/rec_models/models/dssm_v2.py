@@ -32,4 +32,4 @@ class DSSMV2(MatchModel):
         groups = self.embedding(batch)  # one lookup serves both towers
         user = self.user_tower(groups[self.user_groups[0]])
         item = self.item_tower(groups[self.item_groups[0]])
-        return {"similarity": self.sim(user, item, batch)}
+        return {"similarity": self.sim(user, item, batch), "user_tower_emb": user, "item_tower_emb": item}
