@@ -165,6 +165,24 @@ class TestParseSampled:
             make_parser()(Sampled(rows(2), bad))
 
 
+def test_sequence_features_keep_their_structures() -> None:
+    # a user-side click history (sequence ids) and a raw sequence stay in their places
+    texts = FEATURES + [
+        'sequence_id_feature { feature_name: "clicks" expression: "user:clicks" embedding_dim: 4 num_buckets: 100 sequence_length: 5 }',
+        'sequence_raw_feature { feature_name: "stay" expression: "user:stay" sequence_length: 5 }',
+    ]
+    features = [build_feature(t, FG_NORMAL) for t in texts]
+    assign_data_groups(features, ATTR_FIELDS)
+    raw = rows(2)
+    raw = raw.append_column("clicks", pa.array(["1;2;3", "4"])).append_column("stay", pa.array(["0.5;1.5", ""]))
+    out = FeatureParser(features)(Sampled(raw, negatives(3)))
+    clicks = out.sparse_features[BASE_DATA_GROUP]["clicks"]
+    assert clicks.lengths().tolist() == [3, 1] and clicks.values().tolist() == [1, 2, 3, 4]
+    stay = out.sequence_dense_features["stay"]
+    assert len(stay.lengths()) == 2 and int(stay.lengths()[0]) == 2 and stay.values().shape[1] == 1
+    assert out.sparse_features[NEG_DATA_GROUP].stride() == 5
+
+
 @given(b=st.integers(1, 40), n=st.integers(0, 100), hard=st.lists(st.integers(0, 39), max_size=10))
 def test_owners_cover_rows_in_order(b: int, n: int, hard: list[int]) -> None:
     hard = [h % b for h in hard][:n]

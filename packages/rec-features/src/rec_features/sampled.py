@@ -201,7 +201,8 @@ def _add_group(
 ) -> None:
     sub = make(features)
     part = sub.to_batch(sub.compute(columns), num_rows)
-    if BASE_DATA_GROUP in part.sparse_features:
-        out.sparse_features[group] = part.sparse_features[BASE_DATA_GROUP]
-    if BASE_DATA_GROUP in part.dense_features:
-        out.dense_features[group] = part.dense_features[BASE_DATA_GROUP]
+    for field in ("sparse_features", "dense_features", "sequence_mulval_lengths"):
+        if BASE_DATA_GROUP in getattr(part, field):
+            getattr(out, field)[group] = getattr(part, field)[BASE_DATA_GROUP]
+    # raw sequences are keyed by feature name, not by group
+    out.sequence_dense_features.update(part.sequence_dense_features)
