@@ -40,6 +40,8 @@ def fill_default(col: pa.Array, default: str, separator: str = "\x1d") -> pa.Arr
     A null row of a list column becomes `default` split on `separator`, cast to the list's type.
     """
     if is_string(col.type):
+        if not _has_empty_or_null(col):
+            return col
         empty = pc.equal(col, "")
         col = pc.if_else(empty, pa.scalar(None, col.type), col)
         return col if default == "" else pc.fill_null(col, default)
@@ -65,6 +67,45 @@ def fill_default(col: pa.Array, default: str, separator: str = "\x1d") -> pa.Arr
     return col
 
 
+def _string_buffers(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The offsets (len + 1, absolute, int32 or int64 as stored) and the whole byte buffer of a
+    (large) string array."""
+    dtype = np.int64 if pa.types.is_large_string(col.type) else np.int32
+    offsets = np.frombuffer(col.buffers()[1], dtype=dtype)[col.offset : col.offset + len(col) + 1]
+    data = col.buffers()[2]
+    return offsets, (np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8))
+
+
+def _has_empty_or_null(col: pa.Array) -> bool:
+    if col.null_count:
+        return True
+    if len(col) == 0:
+        return False
+    offsets, _ = _string_buffers(col)
+    return bool((offsets[1:] == offsets[:-1]).any())
+
+
+def split_strings(col: pa.Array, separator: str) -> pa.Array:
+    """`pc.split_pattern(col, separator)`: every string as a list of its parts (a null row stays
+    null, "" is [""]). When no string holds the separator, each row is a one-element list over
+    the same string buffers (no copy), which is the common case of single-valued columns."""
+    if not is_string(col.type) or len(col) == 0 or not separator:
+        return pc.split_pattern(col, separator)
+    offsets, data = _string_buffers(col)
+    if data[offsets[0] : offsets[-1]].tobytes().find(separator.encode()) >= 0:
+        return pc.split_pattern(col, separator)
+    if not col.null_count:
+        return pa.ListArray.from_arrays(pa.array(np.arange(len(col) + 1, dtype=np.int32)), col)
+    valid = np.asarray(col.is_valid(), dtype=bool)
+    return pa.ListArray.from_arrays(_list_offsets(valid.astype(np.int64)), pc.drop_null(col), mask=pa.array(~valid))
+
+
+def _list_offsets(counts: np.ndarray) -> pa.Array:
+    out = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return pa.array(out.astype(np.int32)) if out[-1] < 2**31 else pa.array(out)
+
+
 def map_lists(col: pa.MapArray) -> tuple[pa.ListArray, pa.ListArray]:
     """The keys and the items of a map column as two list arrays (a null row stays null in both)."""
     mask = pc.is_null(col) if col.null_count else None
@@ -78,7 +119,7 @@ def to_token_lists(col: pa.Array, separator: str) -> pa.ListArray:
     if is_list(col.type):
         return col
     if is_string(col.type):
-        return pc.split_pattern(col, separator)
+        return split_strings(col, separator)
     offsets = np.arange(len(col) + 1, dtype=np.int32)
     lists = pa.ListArray.from_arrays(pa.array(offsets), col)
     if col.null_count:
@@ -89,19 +130,22 @@ def to_token_lists(col: pa.Array, separator: str) -> pa.ListArray:
 
 def flatten_non_empty(lists: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Flat values of a list array without nulls/empty strings, and the per-row counts kept."""
-    n = len(lists)
     flat = pc.list_flatten(lists)
-    parents = np.asarray(pc.list_parent_indices(lists), dtype=np.int64)
-    keep = pc.is_valid(flat)
-    if is_string(flat.type):
-        keep = pc.and_(keep, pc.not_equal(flat, ""))
-        keep = pc.fill_null(keep, False)
-    keep_np = np.asarray(keep, dtype=bool)
-    if not keep_np.all():
-        flat = pc.filter(flat, keep)
-        parents = parents[keep_np]
-    lengths = np.bincount(parents, minlength=n).astype(np.int32)
-    return flat, lengths
+    counts = pc.list_value_length(lists)
+    lengths = np.asarray(pc.fill_null(counts, 0) if counts.null_count else counts)
+    keep = np.asarray(pc.is_valid(flat), dtype=bool) if flat.null_count else None
+    if is_string(flat.type) and len(flat):
+        offsets, _ = _string_buffers(flat)
+        non_empty = offsets[1:] != offsets[:-1]
+        keep = non_empty if keep is None else keep & non_empty
+    if keep is None or keep.all():
+        return flat, lengths.astype(np.int32, copy=False)
+    lengths = lengths.astype(np.int64)
+    kept_before = np.zeros(len(keep) + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept_before[1:])
+    row_ends = np.cumsum(lengths)
+    kept = kept_before[row_ends] - kept_before[row_ends - lengths]
+    return flat.filter(pa.array(keep)), kept.astype(np.int32)
 
 
 def first_bad_row(lengths_or_mask: np.ndarray) -> int:

@@ -50,7 +50,7 @@ def row_lists(col: pa.Array, delim: str, group: int, feature: str) -> pa.Array:
     of value_dim-wide vectors); any other column is one element per non-null row.
     """
     if arrow_ops.is_string(col.type):
-        return pc.split_pattern(arrow_ops.fill_default(col, ""), delim)
+        return arrow_ops.split_strings(arrow_ops.fill_default(col, ""), delim)
     if not arrow_ops.is_list(col.type):
         return arrow_ops.to_token_lists(col, delim)
     if group > 1 and not arrow_ops.is_list(col.type.value_type):
@@ -170,10 +170,13 @@ def _pack(feature: BaseFeature, values: FeatureValues, seq_lengths: np.ndarray, 
                 "sequence hold one id (value_dim: 0 allows several)",
                 int(rows[element]),
             )
-    ends = np.zeros(len(key_lengths) + 1, dtype=np.int64)
-    np.cumsum(key_lengths, out=ends[1:])
-    row_ends = np.cumsum(seq_lengths, dtype=np.int64)
-    row_lengths = (ends[row_ends] - ends[row_ends - seq_lengths]).astype(np.int32)
+    if multi:
+        ends = np.zeros(len(key_lengths) + 1, dtype=np.int64)
+        np.cumsum(key_lengths, out=ends[1:])
+        row_ends = np.cumsum(seq_lengths, dtype=np.int64)
+        row_lengths = (ends[row_ends] - ends[row_ends - seq_lengths]).astype(np.int32)
+    else:
+        row_lengths = seq_lengths  # one id per element
     return SequenceSparseValues(
         values.values, row_lengths, values.weights, seq_lengths=seq_lengths, key_lengths=key_lengths, multi_value=multi
     )
