@@ -4,7 +4,8 @@
     uv run python benchmarks/data_bench.py --rows 200000 --repeat 1 --skip_train   # quick look
 
 For each config (benchmarks/configs/criteo_deepfm.config: 13 dense + 26 categorical,
-FG_NONE; taobao_deepfm.config: Taobao-like raw columns, FG_NORMAL, no sequences) the data
+FG_NONE; taobao_deepfm.config: Taobao-like raw columns, FG_NORMAL; taobao_seq.config: the
+same plus a grouped click history of up to 50 elements, MultiTowerDIN) the data
 is made with `rec-data synth` (cached under --data_dir), then, each in a fresh process so
 peak memory is its own:
 
@@ -16,9 +17,10 @@ peak memory is its own:
 Rows/s is the best of --repeat rounds (every pipeline once per round, so load from other
 processes on the machine spreads over all of them); "steady" counts from the first batch on,
 leaving out start-up (DataLoader workers, the first file open). Memory: peak RSS of the process (and of its largest
-DataLoader worker), and the peak of Arrow's memory pool in the main process. Then DeepFM
-training on the Criteo data (`python -m rec_dist.cli.train`, --train_steps steps) gives the
-rows/s training consumes, and the samplers are timed on synthetic tables (1M items).
+DataLoader worker), and the peak of Arrow's memory pool in the main process. Then training
+each config's model on its data (`python -m rec_dist.cli.train`, --train_steps steps; DeepFM
+for criteo, MultiTowerDIN for taobao_seq) gives the rows/s training consumes, and the
+samplers are timed on synthetic tables (1M items).
 Results print as a table and go to --json.
 """
 
@@ -41,7 +43,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {
     "criteo": ROOT / "benchmarks/configs/criteo_deepfm.config",
     "taobao": ROOT / "benchmarks/configs/taobao_deepfm.config",
+    "taobao_seq": ROOT / "benchmarks/configs/taobao_seq.config",
 }
+# configs whose training speed is compared with their loader's (see --train_steps)
+TRAINED = ("criteo", "taobao_seq")
 
 
 def _rss_mb(who: int) -> float:
@@ -133,8 +138,8 @@ def _synth(name: str, rows: int, data_dir: Path) -> str:
     return str(path)
 
 
-def _train_rows_per_s(path: str, steps: int, batch_size: int, workdir: Path) -> dict[str, Any]:
-    """Rows/s DeepFM training consumes (the last progress report of `rec_dist.cli.train`)."""
+def _train_rows_per_s(name: str, path: str, steps: int, batch_size: int, workdir: Path) -> dict[str, Any]:
+    """Rows/s training config `name` consumes (the last progress report of `rec_dist.cli.train`)."""
     edits = {
         "train_input_path": path,
         "eval_input_path": "",
@@ -144,7 +149,7 @@ def _train_rows_per_s(path: str, steps: int, batch_size: int, workdir: Path) -> 
         "train_config.save_checkpoints_steps": 10 * steps,
         "data_config.batch_size": batch_size,
     }
-    cmd = [sys.executable, "-m", "rec_dist.cli.train", "--pipeline_config_path", str(CONFIGS["criteo"]),
+    cmd = [sys.executable, "-m", "rec_dist.cli.train", "--pipeline_config_path", str(CONFIGS[name]),
            "--edit_config_json", json.dumps(edits)]
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"})
@@ -270,7 +275,7 @@ def main() -> None:
     p.add_argument("--workers", default="0,1,2")
     p.add_argument("--batch_size", type=int, default=8192)
     p.add_argument("--repeat", type=int, default=5, help="rounds of measurements; the best rows/s of each is kept")
-    p.add_argument("--configs", default="criteo,taobao")
+    p.add_argument("--configs", default="criteo,taobao,taobao_seq")
     p.add_argument("--data_dir", default=str(Path(tempfile.gettempdir()) / "rec_data_bench"))
     p.add_argument("--train_steps", type=int, default=30)
     p.add_argument("--skip_train", action="store_true")
@@ -321,21 +326,22 @@ def main() -> None:
         print(f"{name:<8} {label:<10} {r['rows_per_s']:>11,.0f} {r['vs_pyarrow']:>10.2f} {r['steady_rows_per_s']:>13,.0f} "
               f"{r['first_batch_s']:>11.2f} {r['peak_rss_mb']:>11.0f} {r['peak_worker_rss_mb']:>13.0f} {arrow:>13}", flush=True)
 
-    if not args.skip_train and "criteo" in args.configs:
+    report["training"] = {}
+    for name in [c for c in args.configs.split(",") if c in TRAINED and not args.skip_train]:
         with tempfile.TemporaryDirectory() as d:
-            path = _synth("criteo", args.rows, Path(args.data_dir))
-            tries = [_train_rows_per_s(path, args.train_steps, args.batch_size, Path(d) / str(i)) for i in range(2)]
+            path = _synth(name, args.rows, Path(args.data_dir))
+            tries = [_train_rows_per_s(name, path, args.train_steps, args.batch_size, Path(d) / str(i)) for i in range(2)]
             ok = [t for t in tries if t.get("rows_per_s")]
             train = max(ok, key=lambda t: t["rows_per_s"]) if ok else tries[-1]
-        report["training"] = train
+        report["training"][name] = train
         if train.get("rows_per_s"):
-            loaders = {r["pipeline"]: r["rows_per_s"] for r in report["loading"] if r["config"] == "criteo"}
+            loaders = {r["pipeline"]: r["rows_per_s"] for r in report["loading"] if r["config"] == name}
             train["loader_over_training"] = {k: v / train["rows_per_s"] for k, v in loaders.items() if k.startswith("loader")}
-            print(f"DeepFM training (criteo, {args.train_steps} steps of {args.batch_size}): "
+            print(f"training ({name}, {args.train_steps} steps of {args.batch_size}): "
                   f"{train['rows_per_s']:,.0f} rows/s; loader / training: "
                   + ", ".join(f"{k} {v:.1f}x" for k, v in train["loader_over_training"].items()), flush=True)
         else:
-            print(f"training run failed: {train.get('error', '')[-500:]}")
+            print(f"training run ({name}) failed: {train.get('error', '')[-500:]}")
 
     if not args.skip_samplers:
         print(f"{'sampler':<26} {'table rows':>10} {'per batch':>9} {'load s':>7} {'batches/s':>9} {'negatives/s':>12}")
