@@ -21,7 +21,7 @@ from rec_core.registry import registry
 from rec_features.features import create_features
 from rec_features.parser import FeatureParser
 from rec_models.model import BaseModel, create_model
-from rec_models.testing import GraphType, create_test_module
+from rec_models.testing import GraphType, create_test_module, pipeline_trace
 from rec_models.wrappers import ScriptWrapper, TrainWrapper
 
 NUM_ROWS = 256
@@ -213,6 +213,11 @@ class TestEveryZooModel:
         with torch.no_grad():
             model.update_metric(model.predict(batch), batch)
         assert model.compute_metric()["auc"] > 0.85
+
+    def test_traceable_by_the_train_pipeline(self, tmp_path: Path, model_name: str) -> None:
+        model, _ = build(write_config(tmp_path, MODELS[model_name]))
+        graph = pipeline_trace(TrainWrapper(model))
+        assert any(n.op == "call_module" and n.target.endswith("ebc") for n in graph.nodes)
 
     def test_export_forms_agree(self, tmp_path: Path, model_name: str) -> None:
         model, parser = build(write_config(tmp_path, MODELS[model_name]))
@@ -432,6 +437,7 @@ class TestOtherHeads:
             losses { jrc_loss { session_name: "user_id" alpha: 0.5 } }
         """
         model, parser = build(write_config(tmp_path, MODELS["masknet_parallel"], head))
+        pipeline_trace(TrainWrapper(model))  # the session ids are read inside the traced loss
         batch = parser(synthetic_rows(n=64))
         preds = model.predict(batch)
         assert preds["logits"].shape == (64, 2) and "probs1" in preds

@@ -89,6 +89,8 @@ class L2Loss(nn.Module):
         return (y - labels.float()).pow(2)
 
 
+# an opaque call under FX: TorchRec's train pipeline traces the loss, and the group count is data
+@torch.fx.wrap
 def group_log_softmax(scores: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
     """log softmax of each score among the scores of its group (rows with the same id)."""
     _, inverse = torch.unique(groups, return_inverse=True)

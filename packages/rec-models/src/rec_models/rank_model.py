@@ -170,13 +170,13 @@ def _prediction_key(loss: nn.Module) -> str:
 
 
 def _group_ids(batch: Batch, key: str) -> torch.Tensor:
-    """First id of sparse feature `key` per row (-1 when the row has none)."""
-    kjt = batch.sparse_features[BASE_DATA_GROUP]
-    if key not in kjt.keys():
-        raise ConfigError("model_config", f"grouping feature {key!r} is not in the batch's sparse features")
-    jt = kjt[key]
-    lengths, values = jt.lengths(), jt.values()
-    starts = jt.offsets()[:-1]
-    first = values[starts.clamp(max=max(len(values) - 1, 0))] if len(values) else torch.zeros_like(lengths, dtype=torch.long)
-    return torch.where(lengths > 0, first, torch.full_like(first, -1))
+    """First id of sparse feature `key` per row (-1 when the row has none).
 
+    Branch-free, so TorchRec's train pipeline can trace a loss that reads it (JRC).
+    """
+    jt = batch.sparse_features[BASE_DATA_GROUP][key]
+    lengths, values = jt.lengths(), jt.values()
+    # one padding id keeps the gather in range when the last rows (or all rows) are empty
+    padded = torch.cat([values, torch.zeros(1, dtype=values.dtype, device=values.device)])
+    first = padded[jt.offsets()[:-1]]
+    return torch.where(lengths > 0, first, torch.full_like(first, -1))
