@@ -83,7 +83,7 @@ class FeatureGraph:
         producers = self.producers.get(f.name, {})
         for side, name in f.side_inputs:
             if side == "const":
-                extra[name] = pa.array([name] * num_rows, pa.string())
+                extra[name] = pa.repeat(pa.scalar(name, pa.string()), num_rows)
             elif side == "feature" and name in producers:
                 producer = producers[name]
                 value = outputs[name]

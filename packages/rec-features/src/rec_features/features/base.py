@@ -295,7 +295,7 @@ class BaseFeature:
 
         if kind not in feature_pb2.FeatureConfig.DESCRIPTOR.fields_by_name:
             raise ConfigError(f"{where}.feature_type", f"{cls.__name__} does not read fg.json entries of type {kind!r}")
-        message = getattr(feature_pb2.FeatureConfig(), kind)
+        message = type(getattr(feature_pb2.FeatureConfig(), kind))()
         body = {k: v for k, v in entry.items() if k not in _FG_JSON_META_KEYS}
         try:
             json_format.ParseDict(body, message, ignore_unknown_fields=True)
