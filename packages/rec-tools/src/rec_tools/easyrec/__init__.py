@@ -1,0 +1,1 @@
+"""Migration of EasyRec (TensorFlow) pipeline configs to rec configs, without EasyRec installed."""
