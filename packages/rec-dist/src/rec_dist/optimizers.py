@@ -7,7 +7,7 @@ kernel allows, otherwise on TorchRec's dense kernel with the same update rule fr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import torchrec.optim as trec_optim
@@ -54,15 +54,19 @@ def frozen_tables(model: nn.Module) -> set[str]:
     return frozen
 
 
-def apply_sparse_optimizer(model: nn.Module, sparse_optimizer: tuple[str, type, dict[str, Any]]) -> None:
+def apply_sparse_optimizer(
+    model: nn.Module, sparse_optimizer: tuple[str, type, dict[str, Any]], skip: Collection[nn.Module] = ()
+) -> None:
     """Before sharding: fuse the sparse optimizer into each trainable table of the model's
-    EmbeddingBagCollections (the ones sharding plans), a no-op SGD into each frozen one."""
+    EmbeddingBagCollections and EmbeddingCollections (the ones sharding plans), a no-op SGD
+    into each frozen one. Collections in `skip` stay unsharded: `build_optimizer` trains them."""
     _, cls, kwargs = sparse_optimizer
     frozen = frozen_tables(model)
     for module in model.modules():
-        if not isinstance(module, EmbeddingBagCollection):
+        if not isinstance(module, (EmbeddingBagCollection, EmbeddingCollection)) or module in skip:
             continue
-        for name, table in module.embedding_bags.items():
+        by_name = module.embedding_bags if isinstance(module, EmbeddingBagCollection) else module.embeddings
+        for name, table in by_name.items():
             opt_cls, opt_kwargs = _FROZEN if name in frozen else (cls, kwargs)
             apply_optimizer_in_backward(opt_cls, table.parameters(), opt_kwargs)
 

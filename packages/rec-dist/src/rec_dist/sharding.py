@@ -10,16 +10,17 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torchrec.distributed import DistributedModelParallel
+from torchrec.distributed.embedding import EmbeddingCollectionSharder
 from torchrec.distributed.embedding_types import EmbeddingComputeKernel
 from torchrec.distributed.embeddingbag import EmbeddingBagCollectionSharder
 from torchrec.distributed.planner import EmbeddingShardingPlanner, ParameterConstraints, Topology
 from torchrec.distributed.planner.storage_reservations import HeuristicalStorageReservation
 from torchrec.distributed.types import ShardingPlan, ShardingType
-from torchrec.modules.embedding_modules import EmbeddingBagCollection
+from torchrec.modules.embedding_modules import EmbeddingBagCollection, EmbeddingCollection
 
 from rec_core.errors import ConfigError
 from rec_core.logging_utils import get_logger
-from rec_dist.optimizers import apply_sparse_optimizer
+from rec_dist.optimizers import _table_configs, apply_sparse_optimizer
 from rec_models.optim import FUSED_DIM_MULTIPLE, needs_dense_kernel
 
 logger = get_logger(__name__)
@@ -28,8 +29,34 @@ _SHARDING_TYPES = {s.value for s in ShardingType}
 _KERNELS = {k.value for k in EmbeddingComputeKernel}
 
 
-def _collections(model: nn.Module) -> list[EmbeddingBagCollection]:
-    return [m for m in model.modules() if isinstance(m, EmbeddingBagCollection)]
+def _collections(model: nn.Module) -> list[EmbeddingBagCollection | EmbeddingCollection]:
+    # EmbeddingCollections hold the unpooled tables that sequence groups read
+    return [m for m in model.modules() if isinstance(m, (EmbeddingBagCollection, EmbeddingCollection))]
+
+
+def _unsharded_collections(model: nn.Module, sparse_optimizer: tuple[str, type, dict[str, Any]], device: torch.device) -> dict[str, EmbeddingCollection]:
+    """EmbeddingCollections left unsharded, by module path: those needing the dense kernel on CPU,
+    whose FBGEMM implementation pools the rows it should return one by one."""
+    if device.type != "cpu":
+        return {}
+    return {
+        path: m
+        for path, m in model.named_modules()
+        if isinstance(m, EmbeddingCollection)
+        and any(needs_dense_kernel(sparse_optimizer, device.type, t.embedding_dim) for t in m.embedding_configs())
+    }
+
+
+def _materialize(collection: EmbeddingCollection, device: torch.device) -> None:
+    """Tables built on the meta device, allocated and initialised by their configs' init_fn
+    (DMP would give an unsharded table nn.Embedding's default initialisation)."""
+    if not any(p.is_meta for p in collection.parameters()):
+        return
+    collection.to_empty(device=device)
+    with torch.no_grad():
+        for table in collection.embedding_configs():
+            if table.init_fn is not None:
+                table.init_fn(collection.embeddings[table.name].weight)
 
 
 def _constraint(msg: Any, where: str, force_dense: bool, table: Any = None) -> ParameterConstraints | None:
@@ -68,8 +95,8 @@ def table_constraints(
     tables for which `dense_kernel(embedding_dim)` holds are pinned to the dense kernel."""
     features = {f.name: f for m in model.modules() for f in getattr(m, "features", [])}
     out = {}
-    for ebc in _collections(model):
-        for table in ebc.embedding_bag_configs():
+    for collection in _collections(model):
+        for table in _table_configs(collection):
             own = [features[n].config for n in table.feature_names if n in features]
             own = [c for c in own if c.HasField("embedding_constraints")]
             if own:
@@ -96,9 +123,12 @@ def shard_model(
     other tables run on the dense kernel (data parallel), updated by the same rule through
     `build_optimizer`. A `plan` (e.g. restored with a checkpoint of the same world size) is used as is.
     """
-    apply_sparse_optimizer(model, sparse_optimizer)
+    unsharded = _unsharded_collections(model, sparse_optimizer, device)
+    for collection in unsharded.values():
+        _materialize(collection, device)
+    apply_sparse_optimizer(model, sparse_optimizer, skip=list(unsharded.values()))
     world_size = dist.get_world_size()
-    sharders = [EmbeddingBagCollectionSharder()]
+    sharders = [EmbeddingBagCollectionSharder(), EmbeddingCollectionSharder()]
     if plan is None:
         reserve = float(os.environ.get("STORAGE_RESERVE_PERCENT", "0.15"))
         planner = EmbeddingShardingPlanner(
@@ -108,6 +138,8 @@ def shard_model(
             storage_reservation=HeuristicalStorageReservation(percentage=reserve),
         )
         plan = planner.collective_plan(model, sharders, dist.GroupMember.WORLD)
+        for path in unsharded:
+            plan.plan.pop(path, None)
     if dist.get_rank() == 0:
         placement = ", ".join(
             f"{table}:{p['sharding_type']}@{p['ranks']}" for tables in plan_to_dict(plan).values() for table, p in tables.items()
