@@ -40,11 +40,9 @@ def fill_default(col: pa.Array, default: str, separator: str = "\x1d") -> pa.Arr
     A null row of a list column becomes `default` split on `separator`, cast to the list's type.
     """
     if is_string(col.type):
-        if not _has_empty_or_null(col):
-            return col
-        empty = pc.equal(col, "")
-        col = pc.if_else(empty, pa.scalar(None, col.type), col)
-        return col if default == "" else pc.fill_null(col, default)
+        if _has_empty_string(col):
+            col = pc.if_else(pc.equal(col, ""), pa.scalar(None, col.type), col)
+        return col if default == "" or not col.null_count else pc.fill_null(col, default)
     if default == "" or not col.null_count:
         return col
     if is_list(col.type):
@@ -76,13 +74,15 @@ def _string_buffers(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, (np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8))
 
 
-def _has_empty_or_null(col: pa.Array) -> bool:
-    if col.null_count:
-        return True
+def _has_empty_string(col: pa.Array) -> bool:
+    """True when a non-null string is "" (read from the offsets: no string comparison)."""
     if len(col) == 0:
         return False
     offsets, _ = _string_buffers(col)
-    return bool((offsets[1:] == offsets[:-1]).any())
+    empty = offsets[1:] == offsets[:-1]
+    if col.null_count:
+        empty &= np.asarray(col.is_valid(), dtype=bool)
+    return bool(empty.any())
 
 
 def split_strings(col: pa.Array, separator: str) -> pa.Array:
@@ -120,12 +120,9 @@ def to_token_lists(col: pa.Array, separator: str) -> pa.ListArray:
         return col
     if is_string(col.type):
         return split_strings(col, separator)
-    offsets = np.arange(len(col) + 1, dtype=np.int32)
-    lists = pa.ListArray.from_arrays(pa.array(offsets), col)
-    if col.null_count:
-        # a null scalar is an empty row, not a one-element row holding null
-        lists = pc.if_else(pc.is_null(col), pa.scalar(None, lists.type), lists)
-    return lists
+    offsets = pa.array(np.arange(len(col) + 1, dtype=np.int32))
+    # a null scalar is a null row, not a one-element row holding null
+    return pa.ListArray.from_arrays(offsets, col, mask=pc.is_null(col) if col.null_count else None)
 
 
 def flatten_non_empty(lists: pa.Array) -> tuple[pa.Array, np.ndarray]:
