@@ -16,11 +16,13 @@ import torch
 from rec_core.batch import BASE_DATA_GROUP, NEG_DATA_GROUP, Batch
 from rec_core.config import load_pipeline_config
 from rec_core.errors import ConfigError
+from rec_core.protos import module_pb2
 from rec_data.samplers import create_sampler
 from rec_features.features import create_features
 from rec_features.parser import FeatureParser
 from rec_features.sampled import assign_data_groups, sampler_attr_fields
 from rec_models.match_model import MatchModel, MatchTowerWrapper
+from rec_models.modules.capsule import B2ICapsule, squash
 from rec_models.model import create_model
 from rec_models.testing import GraphType, create_test_module, pipeline_trace
 from rec_models.wrappers import TrainWrapper
@@ -36,6 +38,8 @@ feature_configs { id_feature { feature_name: "item_cate" expression: "item:item_
 feature_configs { raw_feature { feature_name: "item_price" expression: "item:item_price" } }
 feature_configs { id_feature { feature_name: "user_aug" expression: "user:user_id" embedding_dim: 8 num_buckets: 20 } }
 feature_configs { id_feature { feature_name: "item_aug" expression: "item:item_id" embedding_dim: 8 num_buckets: 30 } }
+feature_configs { sequence_feature { sequence_name: "clicks" sequence_length: 8 sequence_delim: ";"
+    features { id_feature { feature_name: "item_id" expression: "item:item_id" embedding_dim: 8 num_buckets: 30 } } } }
 """
 
 GROUPS = """
@@ -45,6 +49,9 @@ GROUPS = """
 DAT_GROUPS = GROUPS + """
     feature_groups { group_name: "user_aug" feature_names: ["user_aug"] group_type: DEEP }
     feature_groups { group_name: "item_aug" feature_names: ["item_aug"] group_type: DEEP }
+"""
+MIND_GROUPS = GROUPS + """
+    feature_groups { group_name: "history" feature_names: ["clicks__item_id"] group_type: SEQUENCE }
 """
 TOWERS = 'user_tower { input: "user" mlp { hidden_units: [16] } } item_tower { input: "item" mlp { hidden_units: [16] } }'
 HEAD = "losses { softmax_cross_entropy {} } metrics { recall_at_k { top_k: 1 } } metrics { recall_at_k { top_k: 5 } }"
@@ -57,6 +64,12 @@ MODELS = {
         user_tower { input: "user" augment_input: "user_aug" mlp { hidden_units: [16] } }
         item_tower { input: "item" augment_input: "item_aug" mlp { hidden_units: [16] } }
         output_dim: 8 temperature: 0.2 amm_u_weight: 0.5 amm_i_weight: 0.5 }""",
+    "mind": MIND_GROUPS + """mind {
+        user_tower { input: "user" history_input: "history" user_mlp { hidden_units: [8] } hist_seq_mlp { hidden_units: [16] }
+            user_seq_combine: CONCAT capsule_config { max_k: 3 max_seq_len: 8 high_dim: 16 num_iters: 3 }
+            concat_mlp { hidden_units: [16] } }
+        item_tower { input: "item" mlp { hidden_units: [16] } }
+        output_dim: 8 simi_pow: 10 similarity: INNER_PRODUCT temperature: 0.2 }""",
 }
 
 
@@ -119,6 +132,10 @@ def rows(seed: int, n: int = 32) -> pa.RecordBatch:
             "item_id": pa.array(items),
             "item_cate": pa.array(items % N_CATES),
             "item_price": pa.array((items / 10).astype(np.float32)),
+            # 1 to 8 earlier clicks, all in the user's category
+            "clicks__item_id": pa.array(
+                [";".join(str(c + N_CATES * int(k)) for k in rng.integers(0, N_ITEMS // N_CATES, rng.integers(1, 9))) for c in cates]
+            ),
             "clk": pa.array(np.ones(n, np.int64)),
         }
     )
@@ -132,7 +149,7 @@ class TestSampledParsing:
         batch = s.batch(0, n=32)
         assert batch.batch_size == 32
         base, neg = batch.sparse_features[BASE_DATA_GROUP], batch.sparse_features[NEG_DATA_GROUP]
-        assert set(base.keys()) == {"user_id", "user_cate", "user_aug"} and base.stride() == 32
+        assert set(base.keys()) == {"user_id", "user_cate", "user_aug", "clicks__item_id"} and base.stride() == 32
         assert set(neg.keys()) == {"item_id", "item_cate", "item_aug"} and neg.stride() == 32 + 16
         assert batch.dense_features[NEG_DATA_GROUP].values().shape == (48, 1)
         # the positives come first, then the sampled items with their own attributes
@@ -227,7 +244,8 @@ class TestEveryModel:
         wrapper = MatchTowerWrapper(s.model, tower)
         with torch.no_grad():
             expected = s.model.user_tower_emb(plain) if tower == "user" else s.model.item_tower_emb(plain)
-            assert expected.shape == (8, 8)
+            # MIND's user tower gives max_k interests per user
+            assert expected.shape == ((8, 3, 8) if model_name == "mind" and tower == "user" else (8, 8))
             for graph_type in GraphType:
                 out = create_test_module(wrapper, graph_type)(data)
                 assert set(out) == {f"{tower}_tower_emb"}
@@ -300,6 +318,47 @@ class TestSimilarity:
         assert aug_table and aug_table[0].grad is not None and aug_table[0].grad.abs().sum() > 0
 
 
+class TestCapsule:
+    def capsule(self, **fields: object) -> B2ICapsule:
+        torch.manual_seed(0)
+        return B2ICapsule(4, module_pb2.B2ICapsule(max_seq_len=8, high_dim=3, **fields))
+
+    def test_interests_per_user_follow_log2_of_the_history(self) -> None:
+        caps, mask = self.capsule(max_k=3)(torch.randn(5, 8, 4), torch.tensor([0, 1, 3, 4, 8]))
+        assert mask.sum(1).tolist() == [1, 1, 1, 2, 3]
+        assert torch.all(caps[~mask] == 0) and torch.isfinite(caps).all()
+        assert torch.all(caps[0] == 0)  # no history: nothing to route
+        _, fixed = self.capsule(max_k=3, const_caps_num=True)(torch.randn(2, 8, 4), torch.tensor([1, 8]))
+        assert fixed.all()
+
+    def test_one_round_from_zero_logits_averages_the_history(self) -> None:
+        # equal logits: every valid capsule takes each real behaviour with weight 1/K
+        layer = self.capsule(max_k=2, num_iters=1, routing_init_method="zeros")
+        seq, lengths = torch.randn(1, 8, 4), torch.tensor([5])
+        caps, mask = layer(seq, lengths)
+        assert mask.tolist() == [[True, True]]
+        z = layer.bilinear(seq[0, :5]).sum(0) / 2
+        n2 = (z * z).sum()
+        expected = z * n2 / (1 + n2) / n2.sqrt()
+        torch.testing.assert_close(caps[0, 0], expected)
+        torch.testing.assert_close(caps[0, 1], expected)
+
+    def test_squash_keeps_direction_and_bounds_length(self) -> None:
+        z = torch.tensor([[3.0, 4.0], [0.0, 0.0]])
+        out = squash(z)
+        torch.testing.assert_close(out[0], z[0] / 5 * (25 / 26))
+        assert torch.all(out[1] == 0)
+
+    def test_label_aware_attention(self, tmp_path: Path) -> None:
+        model = Setup(tmp_path, MODELS["mind"]).model
+        interests = torch.tensor([[[1.0, 0.0], [0.0, 2.0], [5.0, 5.0]]])
+        mask = torch.tensor([[True, True, False]])
+        target = torch.tensor([[1.0, 1.0]])
+        got = model.label_aware(interests, mask, target)
+        w = torch.softmax(torch.tensor([1.0, 2.0**10]), 0)  # (u . t)^simi_pow, the masked interest left out
+        torch.testing.assert_close(got[0], w[0] * interests[0, 0] + w[1] * interests[0, 1])
+
+
 class TestConfigErrors:
     def expect(self, tmp_path: Path, body: str, match: str, head: str = HEAD, sampler: bool = True) -> None:
         with pytest.raises(ConfigError, match=match):
@@ -324,6 +383,14 @@ class TestConfigErrors:
 
     def test_unknown_tower_group(self, tmp_path: Path) -> None:
         self.expect(tmp_path, MODELS["dssm"].replace('input: "item"', 'input: "items"'), "item_tower.input.*'items'")
+
+    def test_mind_history_must_be_a_sequence_group(self, tmp_path: Path) -> None:
+        body = MODELS["mind"].replace("group_type: SEQUENCE", "group_type: DEEP")
+        self.expect(tmp_path, body, "history_input.*SEQUENCE")
+
+    def test_mind_sum_needs_matching_widths(self, tmp_path: Path) -> None:
+        body = MODELS["mind"].replace("user_seq_combine: CONCAT", "user_seq_combine: SUM")
+        self.expect(tmp_path, body, "user_mlp.hidden_units.*high_dim 16")
 
     def test_dat_augment_width(self, tmp_path: Path) -> None:
         self.expect(tmp_path, MODELS["dat"].replace("output_dim: 8", "output_dim: 4"), "user_tower.augment_input.*output_dim")

@@ -21,7 +21,7 @@ import torch
 import torchmetrics
 from torch import nn
 from torch.nn import functional as F
-from torchrec.sparse.jagged_tensor import KeyedJaggedTensor, KeyedTensor
+from torchrec.sparse.jagged_tensor import JaggedTensor, KeyedJaggedTensor, KeyedTensor
 
 from rec_core.batch import BASE_DATA_GROUP, NEG_DATA_GROUP, Batch
 from rec_core.errors import ConfigError
@@ -240,9 +240,10 @@ def group_embedding(model: MatchModel, groups: Sequence[str], where: str) -> Dat
 class MatchTowerWrapper(nn.Module):
     """One tower as an exportable module: flat tensors of that tower's features -> {`<tower>_tower_emb`}.
 
-    Inputs follow `Batch.to_dict()` (`feature.values/.lengths/.weights`, dense by name) for the
-    tower's features only; the model's other features are filled empty so shared embedding
-    groups still see every key they expect.
+    Inputs follow `Batch.to_dict()` (`feature.values/.lengths/.weights`, dense by name, raw
+    sequences as `.values/.lengths`) for the tower's features only; the model's other features
+    are filled empty so shared embedding groups still see every key they expect. Multi-value
+    sequences (element id counts) are not supported.
     """
 
     def __init__(self, model: MatchModel, tower: str) -> None:
@@ -255,12 +256,16 @@ class MatchTowerWrapper(nn.Module):
         names = {n for g in groups for n in feature_group(model.model_config, g, "tower").feature_names}
         self.input_keys: List[str] = [f.name for f in model.features if f.name in names]
         self.output_name = f"{tower}_tower_emb"
-        # per data group: (sparse keys, weighted keys, dense keys, dense dims), in the parser's order
+        # per data group: (sparse keys, weighted keys, dense keys, dense dims), in the parser's order;
+        # raw sequences (`<name>.values` [elements, dim], `<name>.lengths`) by name
         self.layout: Dict[str, Any] = {}
+        self.raw_sequences: List[Any] = []
         for f in model.features:
             g = data_group(f)
             sparse, weighted, dense, dims = self.layout.setdefault(g, ([], [], [], []))
-            if f.is_sparse:
+            if not f.is_sparse and getattr(f, "is_sequence", False):
+                self.raw_sequences.append((f.name, f.value_dim))
+            elif f.is_sparse:
                 sparse.append(f.name)
                 if getattr(f, "weighted", False):
                     weighted.append(f.name)
@@ -297,5 +302,10 @@ class MatchTowerWrapper(nn.Module):
             if dense:
                 parts = [data[k] if k in self.input_keys else torch.zeros([rows, d]) for k, d in zip(dense, dims)]
                 batch.dense_features[group] = KeyedTensor(keys=dense, length_per_key=dims, values=torch.cat(parts, dim=1))
+        for k, d in self.raw_sequences:
+            if k in self.input_keys:
+                batch.sequence_dense_features[k] = JaggedTensor(values=data[k + ".values"], lengths=data[k + ".lengths"])
+            else:
+                batch.sequence_dense_features[k] = JaggedTensor(values=torch.zeros([0, d]), lengths=torch.zeros(rows, dtype=torch.int32))
         emb = self.model.user_tower_emb(batch) if self.tower == "user" else self.model.item_tower_emb(batch)
         return {self.output_name: emb}

@@ -39,6 +39,10 @@ class _Part:
     dense_dims: list[int]
 
 
+def _is_sequence(f: BaseFeature) -> bool:
+    return bool(getattr(f, "is_sequence", False))
+
+
 def _parts(features: Sequence[BaseFeature], groups: set[str]) -> list[_Part]:
     out = []
     for g in _ORDER:
@@ -72,7 +76,7 @@ def group_rows(group: Any, by_name: dict[str, BaseFeature], where: str) -> str:
             f"mixes sampled item features with {base}, which do not read the sampler's attr_fields "
             "(sampled rows would have no value for them); add their inputs to attr_fields or move them",
         )
-    return BASE_DATA_GROUP if BASE_DATA_GROUP in kinds else NEG_DATA_GROUP
+    return NEG_DATA_GROUP if kinds and BASE_DATA_GROUP not in kinds else BASE_DATA_GROUP
 
 
 class DataGroupEmbedding(nn.Module):
@@ -92,15 +96,32 @@ class DataGroupEmbedding(nn.Module):
         # feature group -> data group its rows come from
         self.rows_of: dict[str, str] = {}
         used: set[str] = set()
+        mine = []
         for group in feature_groups:
-            used |= {data_group(by_name[n]) for n in group.feature_names}
-            self.rows_of[group.group_name] = group_rows(group, by_name, where)
+            rows = group_rows(group, by_name, where)
+            self.rows_of[group.group_name] = rows
+            for nested in group.sequence_groups:
+                if group_rows(nested, by_name, where) != rows:
+                    raise ConfigError(f"{where}[{group.group_name!r}]", "its sequence groups and features must come from the same rows")
+                self.rows_of[nested.group_name or group.group_name] = rows
+            names = list(group.feature_names) + [n for nested in group.sequence_groups for n in nested.feature_names]
+            used |= {data_group(by_name[n]) for n in names}
+            mine += [by_name[n] for n in names]
         self._parts = _parts(features, used)
-        mine = [by_name[n] for group in feature_groups for n in group.feature_names]
         # which of a data group's KJT / KeyedTensor these feature groups read at all
         self._need_sparse = {g: any(f.is_sparse and data_group(f) == g for f in mine) for g in used}
         self._need_dense = {g: any(not f.is_sparse and data_group(f) == g for f in mine) for g in used}
         self.padded = len(self._parts) > 1 and self._parts[0].group == BASE_DATA_GROUP
+        # multi-value element counts travel in sequence_mulval_lengths[group], raw sequences by name
+        multi_value = {data_group(f) for f in mine if _is_sequence(f) and f.is_sparse and int(getattr(f, "value_dim", 1)) != 1}
+        raw_sequence = any(_is_sequence(f) and not f.is_sparse for f in mine)
+        if len(self._parts) > 1 and (multi_value or raw_sequence):
+            raise ConfigError(
+                where,
+                "feature groups over several data groups take sequence id features only, "
+                "not multi-value or raw sequences",
+            )
+        self._mulval_group = next(iter(multi_value), "")
 
     def group_total_dim(self, group: str) -> int:
         """Width of a feature group's tensor."""
@@ -119,11 +140,15 @@ class DataGroupEmbedding(nn.Module):
             view.sparse_features[BASE_DATA_GROUP] = self._merge_sparse(batch, sparse, full_rows)
         if dense:
             view.dense_features[BASE_DATA_GROUP] = self._merge_dense(batch, dense, full_rows)
+        if self._mulval_group:
+            view.sequence_mulval_lengths[BASE_DATA_GROUP] = batch.sequence_mulval_lengths[self._mulval_group]
+        view.sequence_dense_features = batch.sequence_dense_features
         out = self.embedding_group(view)
         if not self.padded:
             return out
         base_rows = self._rows(batch, self._parts[0])
-        return {g: out[g][:base_rows] if self.rows_of[g] == BASE_DATA_GROUP else out[g] for g in self.group_names}
+        # keys are groups, or `<sequence group>.query/.sequence/.sequence_length`
+        return {k: v[:base_rows] if self.rows_of[k.split(".")[0]] == BASE_DATA_GROUP else v for k, v in out.items()}
 
     def _rows(self, batch: Batch, part: _Part) -> Any:
         if self._need_sparse[part.group]:
