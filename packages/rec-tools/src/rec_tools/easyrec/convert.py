@@ -285,7 +285,7 @@ def convert_easyrec(easyrec_config_path: str, output_path: str, fg_json_path: st
     config = converter.convert()
     report = converter.report
     if strict and report.dropped:
-        path, line, reason = report.dropped[0]
+        path, line, reason = min(report.dropped, key=lambda d: d[1])
         raise ConfigError(path, f"line {line}: {reason} (--strict; {len(report.dropped)} option(s) cannot be converted)", source=easyrec_config_path)
     _validate(config, output_path)
     save_message(config, output_path)

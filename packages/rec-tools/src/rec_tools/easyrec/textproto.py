@@ -298,9 +298,16 @@ def unused(node: Node, path: str = "") -> Iterator[tuple[str, int]]:
             yield from unused(value, f"{where}[{i}]" if len(messages) > 1 else where)
 
 
+def _escape(c: str) -> str:
+    if c.isprintable():
+        return c
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
 def _quote(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return '"' + "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 0x80 else f"\\u{ord(c):04x}" for c in escaped) + '"'
+    return '"' + "".join(_escape(c) for c in escaped) + '"'
 
 
 def dumps(node: Node, indent: int = 0) -> str:
