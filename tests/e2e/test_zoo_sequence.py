@@ -13,12 +13,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import ROOT, rec, run
+from tests.conftest import ROOT, rec, run, torchrun
 
 pytestmark = pytest.mark.slow
 
 CONFIG = ROOT / "examples/zoo/multi_tower_din.config"
 STEPS = 24
+EDITS = {"train_config.num_steps": STEPS, "data_config.batch_size": 128, "data_config.num_workers": 0}
 
 
 def synth(out: Path, rows: int, seed: int) -> Path:
@@ -34,9 +35,8 @@ def synth(out: Path, rows: int, seed: int) -> Path:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("din")
     data = {"train": synth(tmp / "train.parquet", 3000, 1), "eval": synth(tmp / "eval.parquet", 1000, 2)}
-    edits = {"train_config.num_steps": STEPS, "data_config.batch_size": 128, "data_config.num_workers": 0}
     result = rec(
-        "rec_dist.cli.train", "--pipeline_config_path", str(CONFIG), "--edit_config_json", json.dumps(edits),
+        "rec_dist.cli.train", "--pipeline_config_path", str(CONFIG), "--edit_config_json", json.dumps(EDITS),
         "--model_dir", str(tmp / "model"), "--train_input_path", str(data["train"]), "--eval_input_path", str(data["eval"]),
     )
     assert result.returncode == 0, result.stderr[-4000:]
@@ -79,3 +79,17 @@ def test_exported_model_predicts_as_the_checkpoint(trained: dict[str, Path]) -> 
     a, b = pq.read_table(tmp / "p_export/part-0.parquet"), pq.read_table(tmp / "p_ckpt/part-0.parquet")
     assert a["row_id"].to_pylist() == b["row_id"].to_pylist() == list(range(rows.num_rows))
     assert np.abs(a["probs"].to_numpy() - b["probs"].to_numpy()).max() <= 1e-5
+
+
+def test_two_ranks_shard_the_history_tables(trained: dict[str, Path], tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    result = torchrun(
+        "rec_dist.cli.train", "--pipeline_config_path", str(CONFIG), "--edit_config_json", json.dumps(EDITS),
+        "--model_dir", str(model_dir), "--train_input_path", str(trained["train"]), "--eval_input_path", str(trained["eval"]),
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    plan = next(line for line in result.stderr.splitlines() if "sharding plan over 2 rank(s)" in line)
+    # the tables the candidate and its click history share are planned like any other
+    assert " item:" in plan and " cate:" in plan
+    during = [json.loads(line) for line in (model_dir / "train_eval_result_v2.txt").read_text().splitlines()]
+    assert during[-1]["global_step"] == STEPS and during[-1]["auc"] > 0.6
