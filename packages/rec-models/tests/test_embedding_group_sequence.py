@@ -202,6 +202,20 @@ class TestSequenceGroup:
         cate = rows(eg, "cate")
         torch.testing.assert_close(eg(batch)["deep"].detach(), torch.stack([(cate[0] + cate[2]) / 2, cate[4], cate[3]]))
 
+    @pytest.mark.parametrize("with_sequence_group", [False, True])
+    def test_sequence_in_a_deep_group_pools_its_elements(self, with_sequence_group: bool) -> None:
+        # its own bag table alone; rows of the shared collection table when a sequence group reads it too
+        text = 'feature_groups { group_name: "deep" feature_names: ["click__item_id"] group_type: DEEP }'
+        eg = build(text + (SEQ_GROUP if with_sequence_group else ""))
+        if with_sequence_group:
+            assert eg.ebc is None
+            table = rows(eg, "item")
+        else:
+            assert eg.ebc is not None and not eg.ecs
+            table = eg.ebc.embedding_bags["item"].weight.detach()
+        out = eg(make_batch(click__item_id=[[3, 4], [], [5, 6, 7]]))["deep"].detach()
+        torch.testing.assert_close(out, torch.stack([table[3] + table[4], torch.zeros(4), table[5] + table[6] + table[7]]))
+
     def test_jagged_sequence_group(self) -> None:
         eg = build('feature_groups { group_name: "j" feature_names: ["item_id", "click__item_id", "click__price"] group_type: JAGGED_SEQUENCE }')
         out = eg(make_batch())
@@ -216,10 +230,12 @@ class TestSequenceGroup:
             feature_groups { group_name: "s" feature_names: ["item_id", "click__item_id"] group_type: SEQUENCE }
             feature_groups { group_name: "t" feature_names: ["item_id", "click__item_id"] group_type: SEQUENCE embedding_name_suffix: "x" }
             feature_groups { group_name: "deep" feature_names: ["item_id"] group_type: DEEP embedding_name_suffix: "y" }
+            feature_groups { group_name: "wide" feature_names: ["item_id"] group_type: WIDE embedding_name_suffix: "y" }
         """
         eg = build(text)
         assert [t.name for t in eg.ecs["4"].embedding_configs()] == ["item", "item_x"]
         assert eg.ebc is not None and [t.name for t in eg.ebc.embedding_bag_configs()] == ["item_y"]
+        assert eg.wide_ebc is not None and [t.name for t in eg.wide_ebc.embedding_bag_configs()] == ["item_wide_y"]
         out = eg(make_batch())
         torch.testing.assert_close(out["t.query"][0].detach(), rows(eg, "item_x")[1])
         torch.testing.assert_close(out["deep"][0].detach(), eg.ebc.embedding_bags["item_y"].weight[1].detach())

@@ -14,7 +14,7 @@ from rec_features.features import create_features
 from rec_features.parser import FeatureParser
 from rec_models.model import BaseModel, create_model
 from rec_models.models.multi_tower_din import MultiTowerDIN
-from rec_models.testing import GraphType, create_test_module
+from rec_models.testing import GraphType, create_test_module, pipeline_trace
 from rec_models.wrappers import ScriptWrapper, TrainWrapper
 
 NUM_ITEMS, NUM_CATES, SEQ_LEN = 40, 8, 5
@@ -150,6 +150,14 @@ def test_export_forms_agree_and_survive_save(tmp_path: Path) -> None:
         scripted.save(str(tmp_path / "m.pt"))
         loaded = torch.jit.load(str(tmp_path / "m.pt"))
         torch.testing.assert_close(loaded(data)["logits"], expected["logits"], rtol=0, atol=0)
+
+
+def test_traceable_by_the_train_pipeline(tmp_path: Path) -> None:
+    model, _ = build(tmp_path)
+    graph = pipeline_trace(TrainWrapper(model))
+    called = {n.target for n in graph.nodes if n.op == "call_module"}
+    # the history's collections are found as modules fed from the batch, as the bag collection is
+    assert {"model.embedding_group.ecs.4", "model.embedding_group.ecs.8", "model.embedding_group.ebc"} <= called
 
 
 def test_raw_sequence_features_export(tmp_path: Path) -> None:
