@@ -8,6 +8,7 @@ import math
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import ROOT, rec, run
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 ZOO = ROOT / "examples/zoo"
 MULTI_TASK = ["simple_multi_task", "mmoe", "dbmtl", "dc2vr", "ple"]
-MATCH = ["dssm", "dssm_v2", "dat"]
+MATCH = ["dssm", "dssm_v2", "dat", "mind"]
 # sampler oneof of each match example and its table paths (relative to the tables' directory)
 SAMPLER_TABLES = {
     "dssm": ("negative_sampler", {"input_path": "items.txt"}),
@@ -24,6 +25,7 @@ SAMPLER_TABLES = {
         "hard_negative_sampler",
         {"user_input_path": "users.txt", "item_input_path": "items.txt", "hard_neg_edge_input_path": "hard_edges.txt"},
     ),
+    "mind": ("negative_sampler", {"input_path": "items.txt"}),
     "dat": (
         "negative_sampler_v2",
         {"user_input_path": "users.txt", "item_input_path": "items.txt", "pos_edge_input_path": "pos_edges.txt"},
@@ -50,8 +52,17 @@ def multi_task_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
 @pytest.fixture(scope="module")
 def match_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("match_data")
-    config = ZOO / "dat.config"  # the widest of the three: its features read every column the others read
-    paths = {"train": synth(config, tmp / "train.parquet", 1500, 1), "eval": synth(config, tmp / "eval.parquet", 500, 2)}
+    # dat and mind together read every column the match examples read
+    paths = {}
+    for split, rows, seed in (("train", 1500, 1), ("eval", 500, 2)):
+        parts = [synth(ZOO / f"{m}.config", tmp / f"{split}_{m}.parquet", rows, seed) for m in ("dat", "mind")]
+        tables = [pq.read_table(p) for p in parts]
+        joined = tables[0]
+        for name in tables[1].column_names:
+            if name not in joined.column_names:
+                joined = joined.append_column(name, tables[1][name])
+        paths[split] = tmp / f"{split}.parquet"
+        pq.write_table(joined, paths[split])
     made = run([
         sys.executable, str(ZOO / "make_sampler_tables.py"), "--input", str(paths["train"]),
         "--output_dir", str(tmp), "--attr_fields", "item_id,cate_id,brand,price",
