@@ -283,6 +283,22 @@ class TestDeepGroupWithSequenceEncoders:
         out = eg(make_batch())
         assert out["deep"].shape == (3, 7) and out["a.query"].shape == (3, 4) and out["b.sequence"].shape == (3, 3, 1)
 
+    def test_nested_group_with_its_own_suffix_keeps_the_pooled_table(self) -> None:
+        text = """
+            feature_groups {
+                group_name: "deep" feature_names: ["item_id"] group_type: DEEP
+                sequence_groups { feature_names: ["item_id", "click__item_id"] embedding_name_suffix: "h" }
+                sequence_encoders { pooling_encoder { pooling_type: "sum" } }
+            }
+        """
+        eg = build(text)
+        # the DEEP group's item_id pools table `item`; the history group reads its own `item_h`
+        assert eg.ebc is not None and [t.name for t in eg.ebc.embedding_bag_configs()] == ["item"]
+        assert [t.name for t in eg.ecs["4"].embedding_configs()] == ["item_h"]
+        out = eg(make_batch())
+        torch.testing.assert_close(out["deep"][0, :4].detach(), eg.ebc.embedding_bags["item"].weight[1].detach())
+        torch.testing.assert_close(out["deep.query"][0].detach(), rows(eg, "item_h")[1])
+
     @pytest.mark.parametrize(
         ("body", "match"),
         [

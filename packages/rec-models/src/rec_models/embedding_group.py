@@ -99,7 +99,9 @@ class EmbeddingGroup(nn.Module):
         self.group_types: dict[str, int] = {}
         self.group_features: dict[str, list[str]] = {}
         self._dims: dict[str, list[int]] = {}
-        self._uses: dict[tuple[str, str], _Use] = {}
+        # (group, feature, read by a sequence group): a single unnamed nested sequence group
+        # shares its DEEP group's name, and each may name the same feature
+        self._uses: dict[tuple[str, str, bool], _Use] = {}
         self._pooled_groups: dict[str, list[str]] = {}
         self._sequence_groups: list[_SequenceGroup] = []
         encoder_configs: dict[str, list[tuple[Any, str, str]]] = {}
@@ -167,7 +169,7 @@ class EmbeddingGroup(nn.Module):
 
     def _use(self, group: str, f: BaseFeature, suffix: str, wide: bool, unpooled: bool) -> None:
         table_suffix = ("_wide" if wide else "") + (f"_{suffix}" if suffix else "")
-        self._uses[(group, f.name)] = _Use(f, f"{f.embedding_name}{table_suffix}", table_suffix, wide, unpooled)
+        self._uses[(group, f.name, unpooled)] = _Use(f, f"{f.embedding_name}{table_suffix}", table_suffix, wide, unpooled)
 
     def _add_pooled_group(self, gname: str, names: list[str], wide: bool, suffix: str, wide_dim: int, where: str) -> None:
         dims = []
@@ -251,10 +253,10 @@ class EmbeddingGroup(nn.Module):
                 self._keys[(feature, table.name)] = (module, key)
 
     def _resolve_sources(self) -> None:
-        def source(group: str, f: BaseFeature) -> _Source:
+        def source(group: str, f: BaseFeature, in_sequence_group: bool = False) -> _Source:
             if not f.is_sparse:
                 return _Source("seq_dense" if f.is_sequence else "dense", key=f.name)
-            use = self._uses[(group, f.name)]
+            use = self._uses[(group, f.name, in_sequence_group)]
             module, key = self._keys[(f.name, use.table)]
             if module in _BAGS:
                 return _Source("bag", module, key)
@@ -262,7 +264,7 @@ class EmbeddingGroup(nn.Module):
 
         self._sources = {g: [source(g, self._by_name[n]) for n in names] for g, names in self._pooled_groups.items()}
         self._sequence_sources = [
-            (sg, [source(sg.name, f) for f in sg.query], [source(sg.name, f) for f in sg.sequence])
+            (sg, [source(sg.name, f, True) for f in sg.query], [source(sg.name, f, True) for f in sg.sequence])
             for sg in self._sequence_groups
         ]
         kinds = {s.kind for sources in self._sources.values() for s in sources}
