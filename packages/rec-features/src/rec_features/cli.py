@@ -62,8 +62,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _create_json(args: argparse.Namespace) -> None:
     config = load_pipeline_config(args.pipeline_config_path)
-    data = config.data_config
-    features = create_features(config.feature_configs, data.fg_mode, data.fg_encoded_multival_sep)
+    # fg.json describes FG from raw inputs whatever mode the data is in; building the features
+    # in FG_NORMAL keeps FG_BUCKETIZE's build-time refusals out of it
+    features = create_features(config.feature_configs, FG_NORMAL, config.data_config.fg_encoded_multival_sep)
     write_fg_json(features, args.output)
     print(args.output)
 
