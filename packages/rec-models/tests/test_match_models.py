@@ -275,6 +275,18 @@ class TestSimilarity:
         expected = torch.stack([-torch.log_softmax(x, 0)[0] for x in real]).mean()
         torch.testing.assert_close(loss, expected)
 
+    def test_recall_counts_the_positive_in_the_top_k(self, tmp_path: Path) -> None:
+        head = HEAD + " train_metrics { recall_at_k { top_k: 2 } decay_rate: 0.5 decay_step: 1 }"
+        s = Setup(tmp_path, MODELS["dssm"], head=head)
+        batch = s.batch(0, n=3)
+        # row 0: positive first; row 1: positive second; row 2: positive third
+        sim = torch.tensor([[5.0, 1.0, 0.0], [2.0, 3.0, 1.0], [1.0, 3.0, 2.0]])
+        s.model.update_metric({"similarity": sim}, batch)
+        s.model.update_train_metric({"similarity": sim}, batch)
+        got = s.model.compute_metric()
+        assert got["recall@1"] == pytest.approx(1 / 3) and got["recall@5"] == pytest.approx(1.0)
+        assert s.model.compute_train_metric() == {"recall@2": pytest.approx(2 / 3)}
+
     def test_in_batch_negatives(self, tmp_path: Path) -> None:
         body = MODELS["dssm"].replace("output_dim: 8", "output_dim: 8 in_batch_negative: true")
         s = Setup(tmp_path, body, sampler=False)

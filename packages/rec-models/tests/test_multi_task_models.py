@@ -266,6 +266,35 @@ class TestLossWeighting:
         assert set(model.compute_metric()) == {"auc_ctr", "mean_squared_error_spend"}
 
 
+class TestTowerLossesAndMetrics:
+    BODY = """simple_multi_task {
+        task_towers { tower_name: "ctr" label_name: "clk"
+            losses { binary_focal_loss { gamma: 2.0 alpha: 0.5 } }
+            metrics { grouped_auc { grouping_key: "user_id" } }
+            train_metrics { auc {} decay_rate: 0.5 decay_step: 1 } }
+        task_towers { tower_name: "cvr" label_name: "buy" num_class: 2
+            losses { jrc_loss { session_name: "user_id" alpha: 0.5 } }
+            metrics { auc {} } }
+    }"""
+
+    def test_any_registered_loss_and_metric_per_tower(self, tmp_path: Path) -> None:
+        model, parser = build(write_config(tmp_path, self.BODY))
+        assert isinstance(model, MultiTaskRank)
+        batch = parser(rows(n=64))
+        preds = model.predict(batch)
+        losses = model.loss(preds, batch)
+        assert set(losses) == {"binary_focal_loss_ctr", "jrc_loss_cvr"}
+        assert all(torch.isfinite(v) for v in losses.values())
+        model.update_metric(preds, batch, losses)
+        model.update_train_metric(preds, batch)
+        assert set(model.compute_metric()) == {"grouped_auc_ctr", "auc_cvr", "binary_focal_loss_ctr", "jrc_loss_cvr"}
+        assert set(model.compute_train_metric()) == {"auc_ctr"}
+
+    def test_grouping_keys_are_checked_at_build(self, tmp_path: Path) -> None:
+        with pytest.raises(ConfigError, match=r"task_towers\[1\].losses\[0\].jrc_loss.session_name.*'price'"):
+            build(write_config(tmp_path, self.BODY.replace('session_name: "user_id"', 'session_name: "price"')))
+
+
 class TestPareto:
     def test_min_norm_weights_of_orthogonal_gradients(self) -> None:
         # g1 = (1, 0), g2 = (0, 2): ||w1 g1 + w2 g2||^2 = w1^2 + 4 w2^2 is smallest at w = (0.8, 0.2)

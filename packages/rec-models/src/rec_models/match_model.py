@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any, Dict, List  # noqa: UP035  (TorchScript reads typing names)
 
 import torch
-import torchmetrics
 from torch import nn
 from torch.nn import functional as F
 from torchrec.sparse.jagged_tensor import JaggedTensor, KeyedJaggedTensor, KeyedTensor
@@ -28,34 +27,12 @@ from rec_core.errors import ConfigError
 from rec_features.features.base import BaseFeature
 from rec_features.sampled import HARD_NEG_INDICES, data_group
 from rec_models.losses import create_loss, weighted_mean
+from rec_models.metrics import create_metric, create_train_metric
 from rec_models.model import BaseModel
 from rec_models.modules.data_groups import DataGroupEmbedding, group_rows
 from rec_models.modules.mlp import MLP
 
 COSINE, INNER_PRODUCT = 0, 1  # rec.protos.Similarity
-
-
-class RecallAtK(torchmetrics.Metric):
-    """Share of rows whose positive candidate ranks among the top k similarities."""
-
-    full_state_update = False
-
-    def __init__(self, top_k: int) -> None:
-        super().__init__()
-        self.top_k = top_k
-        self.add_state("hits", default=torch.tensor(0.0), dist_reduce_fx="sum")
-        self.add_state("total", default=torch.tensor(0.0), dist_reduce_fx="sum")
-
-    def update(self, similarity: torch.Tensor, positive: torch.Tensor) -> None:  # type: ignore[override]
-        """Add rows of similarities [B, C] whose positive is column `positive[b]`."""
-        k = min(self.top_k, similarity.size(1))
-        top = similarity.detach().topk(k, dim=1).indices
-        self.hits += (top == positive.view(-1, 1)).any(dim=1).float().sum()
-        self.total += similarity.size(0)
-
-    def compute(self) -> torch.Tensor:
-        """Recall@k over every row seen."""
-        return self.hits / self.total.clamp_min(1.0)
 
 
 @torch.fx.wrap
@@ -115,12 +92,17 @@ class MatchModel(BaseModel):
         # the class count is the similarity's width, known per batch; 2 satisfies the loss's check
         self.loss_name, module = create_loss(losses[0], 2)
         self.loss_modules[self.loss_name] = module
-        for i, metric_cfg in enumerate(model_config.metrics):
-            kind = metric_cfg.WhichOneof("metric")
-            if kind != "recall_at_k":
-                raise ConfigError(f"model_config.metrics[{i}]", f"match models report recall_at_k only, got {kind}")
-            k = int(metric_cfg.recall_at_k.top_k)
-            self.metrics[f"recall@{k}"] = RecallAtK(k)
+        self.train_metrics = nn.ModuleDict()
+        for field, create, target in (
+            ("metrics", create_metric, self.metrics),
+            ("train_metrics", create_train_metric, self.train_metrics),
+        ):
+            for i, metric_cfg in enumerate(getattr(model_config, field)):
+                kind = metric_cfg.WhichOneof("metric")
+                if kind != "recall_at_k":
+                    raise ConfigError(f"model_config.{field}[{i}]", f"match models report recall_at_k only, got {kind}")
+                # the class count is the similarity's width, known per batch
+                target[f"recall@{int(metric_cfg.recall_at_k.top_k)}"] = create(metric_cfg, 2)[1]
         self.sample_weight = self.sample_weights[0] if self.sample_weights else ""
         self.user_groups, self.item_groups = self.tower_groups(cfg)
         self._check_towers()
@@ -202,12 +184,23 @@ class MatchModel(BaseModel):
     def update_metric(
         self, predictions: dict[str, torch.Tensor], batch: Batch, losses: dict[str, torch.Tensor] | None = None
     ) -> None:
-        sim = predictions["similarity"]
+        sim = predictions["similarity"].detach()
         positive = self.positives(sim)
         for metric in self.metrics.values():
             metric.update(sim, positive)
         if losses:
             self._track_loss(losses, sim.size(0))
+
+    def update_train_metric(self, predictions: dict[str, torch.Tensor], batch: Batch) -> None:
+        """Feed one training batch to the decayed `train_metrics` (recall@k)."""
+        sim = predictions["similarity"].detach()
+        positive = self.positives(sim)
+        for metric in self.train_metrics.values():
+            metric.update(sim, positive)
+
+    def compute_train_metric(self) -> dict[str, float]:
+        """Current decayed train-metric values; they keep accumulating (no reset)."""
+        return {name: float(metric.compute()) for name, metric in self.train_metrics.items()}
 
 
 class MatchTower(nn.Module):

@@ -20,13 +20,10 @@ from rec_core.errors import ConfigError
 from rec_features.features.base import BaseFeature
 from rec_models.embedding_group import EmbeddingGroup
 from rec_models.losses import create_loss, weighted_mean
-from rec_models.metrics import GroupedAUC, create_metric
+from rec_models.metrics import GROUPED, PROBS, create_metric, create_train_metric, metric_input_kind
 from rec_models.model import BaseModel
 from rec_models.modules.task_tower import TaskTower
-from rec_models.rank_model import _group_ids
-
-_REGRESSION_LOSSES = {"l2_loss"}
-
+from rec_models.rank_model import _group_ids, _prediction_key
 
 @dataclass
 class Task:
@@ -39,6 +36,7 @@ class Task:
     regression: bool
     losses: list[str]  # loss module keys, e.g. binary_cross_entropy_ctr
     metrics: list[str]  # metric keys, e.g. auc_ctr
+    train_metrics: list[str]
     sample_weight: str = ""
     indicator: str = ""
     in_weight: float = 1.0
@@ -71,6 +69,7 @@ class MultiTaskRank(BaseModel):
         if not self.tower_configs:
             raise ConfigError(f"model_config.{self.kind}.task_towers", "a multi-task model needs at least one task tower")
         sparse_names = {f.name for f in features if f.is_sparse}
+        self.train_metrics = nn.ModuleDict()
         self.tasks = [self._task(i, cfg, sparse_names) for i, cfg in enumerate(self.tower_configs)]
         self.use_pareto = bool(model_config.use_pareto_loss_weight)
         if self.use_pareto and sum(t.pareto_min for t in self.tasks) >= 1:
@@ -90,22 +89,23 @@ class MultiTaskRank(BaseModel):
         num_class = int(cfg.num_class) or 1
         if not cfg.losses:
             raise ConfigError(f"{where}.losses", f"task tower {name!r} configures no loss")
-        loss_keys, loss_kinds = [], set()
-        for loss_cfg in cfg.losses:
+        loss_keys = []
+        for j, loss_cfg in enumerate(cfg.losses):
             kind, module = create_loss(loss_cfg, num_class)
-            loss_kinds.add(kind)
             loss_keys.append(f"{kind}_{name}")
+            self._check_grouping_key(module, f"{where}.losses[{j}].{kind}.session_name", sparse_names)
             self.loss_modules[loss_keys[-1]] = module
-        metric_keys = []
+        metric_keys, train_metric_keys = [], []
         for j, metric_cfg in enumerate(cfg.metrics):
             kind, metric = create_metric(metric_cfg, num_class)
-            if isinstance(metric, GroupedAUC) and metric.grouping_key not in sparse_names:
-                raise ConfigError(
-                    f"{where}.metrics[{j}].{kind}.grouping_key",
-                    f"{metric.grouping_key!r} is not a sparse feature; sparse features: {sorted(sparse_names)}",
-                )
+            self._check_grouping_key(metric, f"{where}.metrics[{j}].{kind}.grouping_key", sparse_names)
             metric_keys.append(f"{kind}_{name}")
             self.metrics[metric_keys[-1]] = metric
+        for j, metric_cfg in enumerate(cfg.train_metrics):
+            kind, metric = create_train_metric(metric_cfg, num_class)
+            self._check_grouping_key(metric, f"{where}.train_metrics[{j}].{kind}.grouping_key", sparse_names)
+            train_metric_keys.append(f"{kind}_{name}")
+            self.train_metrics[train_metric_keys[-1]] = metric
         sample_weight = getattr(cfg, "sample_weight_name", "")
         if sample_weight and sample_weight not in self.sample_weights:
             raise ConfigError(
@@ -122,15 +122,23 @@ class MultiTaskRank(BaseModel):
             label=label,
             num_class=num_class,
             weight=float(cfg.weight),
-            regression=loss_kinds <= _REGRESSION_LOSSES,
+            regression=all(_prediction_key(self.loss_modules[k]) == "y" for k in loss_keys),
             losses=loss_keys,
             metrics=metric_keys,
+            train_metrics=train_metric_keys,
             sample_weight=sample_weight,
             indicator=indicator,
             in_weight=float(cfg.in_task_space_weight),
             out_weight=float(cfg.out_task_space_weight),
             pareto_min=float(cfg.pareto_min_loss_weight),
         )
+
+    @staticmethod
+    def _check_grouping_key(module: nn.Module, where: str, sparse_names: set[str]) -> None:
+        # checked at build so a typo fails at once, not after the first training steps
+        key = getattr(module, "grouping_key", None)
+        if key is not None and key not in sparse_names:
+            raise ConfigError(where, f"{key!r} is not a sparse feature; sparse features: {sorted(sparse_names)}")
 
     def task_towers(self, in_features: int) -> nn.ModuleList:
         """One TaskTower per task over [B, in_features]: the tower's `mlp`, then num_class outputs."""
@@ -205,8 +213,13 @@ class MultiTaskRank(BaseModel):
             weights = self._loss_weights(task, batch)
             s = f"_{task.name}"
             for key in task.losses:
-                pred = predictions["y" + s] if task.regression else predictions["logits" + s]
-                out[key] = weighted_mean(self.loss_modules[key](pred, label), weights) * task.weight
+                module = self.loss_modules[key]
+                pred = predictions[_prediction_key(module) + s]
+                if getattr(module, "extra_input", None) == "group":
+                    per_sample = module(pred, label, _group_ids(batch, module.grouping_key))
+                else:
+                    per_sample = module(pred, label)
+                out[key] = weighted_mean(per_sample, weights) * task.weight
         if self.use_pareto and self.training and torch.is_grad_enabled() and self._pareto_anchor is not None:
             per_task = [torch.stack([out[k] for k in t.losses]).sum() for t in self.tasks]
             weights = pareto_weights(per_task, self._pareto_anchor, [t.pareto_min for t in self.tasks])
@@ -225,22 +238,36 @@ class MultiTaskRank(BaseModel):
             return predictions["probs" + s]
         return predictions.get("probs1" + s, predictions["probs" + s])
 
+    def _update(self, keys: str, metrics: nn.ModuleDict, predictions: dict[str, torch.Tensor], batch: Batch) -> None:
+        for task in self.tasks:
+            label = batch.labels[task.label]
+            target = label.float() if task.regression else label.long()
+            for key in getattr(task, keys):
+                metric = metrics[key]
+                kind = metric_input_kind(metric, task.num_class)
+                if kind == PROBS:
+                    metric.update(predictions[f"probs_{task.name}"].detach(), label.long())
+                    continue
+                score = self._score(task, predictions).detach()
+                if kind == GROUPED:
+                    metric.update(score, target, _group_ids(batch, metric.grouping_key))
+                else:
+                    metric.update(score, target)
+
     def update_metric(
         self, predictions: dict[str, torch.Tensor], batch: Batch, losses: dict[str, torch.Tensor] | None = None
     ) -> None:
-        for task in self.tasks:
-            label = batch.labels[task.label]
-            score = self._score(task, predictions).detach()
-            for key in task.metrics:
-                metric = self.metrics[key]
-                if isinstance(metric, GroupedAUC):
-                    metric.update(score, label, _group_ids(batch, metric.grouping_key))
-                elif key.startswith(("mean_squared_error", "mean_absolute_error")):
-                    metric.update(score, label.float())
-                else:
-                    metric.update(score, label.long())
+        self._update("metrics", self.metrics, predictions, batch)
         if losses:
             self._track_loss(losses, len(batch.labels[self.tasks[0].label]))
+
+    def update_train_metric(self, predictions: dict[str, torch.Tensor], batch: Batch) -> None:
+        """Feed one training batch to the towers' decayed `train_metrics` (named `<metric>_<tower>`)."""
+        self._update("train_metrics", self.train_metrics, predictions, batch)
+
+    def compute_train_metric(self) -> dict[str, float]:
+        """Current decayed train-metric values; they keep accumulating (no reset)."""
+        return {name: float(metric.compute()) for name, metric in self.train_metrics.items()}
 
 
 @torch.fx.wrap
