@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import rec
+from tests.conftest import rec, run
 
 pytestmark = pytest.mark.slow
 
@@ -67,9 +68,10 @@ def test_export_checkpoint_and_predictor_agree(trained: dict, synth_data: dict[s
     tmp, config = trained["tmp"], str(trained["config"])
     rows = pq.read_metadata(synth_data["eval"]).num_rows
     export_dir = tmp / "export"
-    result = rec("rec_export.cli", "--pipeline_config_path", config, "--export_dir", str(export_dir))
+    # QUANT_EMB=0: pooled tables stay float32 (INT8 by default), so export and checkpoint agree to float precision
+    result = run([sys.executable, "-m", "rec_export.cli", "--pipeline_config_path", config, "--export_dir", str(export_dir)], env={"QUANT_EMB": "0"})
     assert result.returncode == 0, result.stderr[-3000:]
-    assert {p.name for p in export_dir.iterdir()} >= {"scripted_model.pt", "pipeline.config", "fg.json"}
+    assert {p.name for p in export_dir.iterdir()} >= {"scripted_model.pt", "pipeline.config", "fg.json", "model_acc.json"}
 
     again = rec("rec_export.cli", "--pipeline_config_path", config, "--export_dir", str(export_dir))
     assert again.returncode == 2 and "already exists" in again.stderr

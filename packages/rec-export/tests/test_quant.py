@@ -14,8 +14,7 @@ from rec_export import Predictor
 from rec_export.acc import AccConfig
 from rec_export.exporter import export
 
-# max |probs(export) - probs(float32 checkpoint)| each dtype must keep (README, "Quantization")
-TOLERANCE = {"FP32": 1e-5, "FP16": 1e-4, "INT8": 1e-3, "INT4": 1e-2, "INT2": 5e-2}
+from rec_export.quant import PROBABILITY_TOLERANCE as TOLERANCE
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,9 @@ DTYPES: dict[str, torch.dtype] = {
     "INT4": torch.quint4x2,
     "INT2": torch.quint2x4,
 }
+# How far an export's probabilities may move from the float32 checkpoint's, per table dtype
+# (max over rows); rec's tests hold every quantized export to it (README, "Quantization").
+PROBABILITY_TOLERANCE = {"FP32": 1e-5, "FP16": 5e-4, "INT8": 5e-3, "INT4": 3e-2, "INT2": 1e-1}
 _BITS = {"FP32": 32, "FP16": 16, "INT8": 8, "INT4": 4, "INT2": 2}
 # FBGEMM packs the float16 scale/bias of a row after its codes, so a row's codes must fill
 # whole 2-byte words; tables too narrow for INT4/INT2 keep INT8.
