@@ -37,8 +37,11 @@ def test_to_keeps_every_part() -> None:
 
 def _sequence_batch() -> Batch:
     seq = JaggedTensor(values=torch.arange(6, dtype=torch.float32).view(3, 2), lengths=torch.tensor([2, 1]))
+    # row 0: elements of 1 and 2 ids, row 1: one element of 1 id
+    ids = KeyedJaggedTensor.from_lengths_sync(keys=["hist"], values=torch.tensor([7, 8, 9, 5]), lengths=torch.tensor([3, 1]))
     mulval = KeyedJaggedTensor.from_lengths_sync(keys=["hist"], values=torch.tensor([1, 2, 1]), lengths=torch.tensor([2, 1]))
     return Batch(
+        sparse_features={BASE_DATA_GROUP: ids},
         sequence_dense_features={"prices": seq},
         sequence_mulval_lengths={BASE_DATA_GROUP: mulval},
         additional_infos={"hard_neg_indices": torch.tensor([[0, 1]], dtype=torch.int32)},
@@ -49,7 +52,9 @@ def _sequence_batch() -> Batch:
 def test_sequence_parts_flatten_and_move() -> None:
     d = _sequence_batch().to_dict()
     assert d["prices.values"].shape == (3, 2) and d["prices.lengths"].tolist() == [2, 1]
-    assert d["hist.key_lengths"].tolist() == [1, 2, 1]
+    assert d["hist.values"].tolist() == [7, 8, 9, 5]
+    # elements per row, not ids per row: the ids per row are the segment sums of key_lengths
+    assert d["hist.lengths"].tolist() == [2, 1] and d["hist.key_lengths"].tolist() == [1, 2, 1]
     moved = _sequence_batch().to(torch.device("cpu"))
     assert moved.additional_infos["hard_neg_indices"].tolist() == [[0, 1]]
     assert moved.sequence_dense_features["prices"].lengths().tolist() == [2, 1]

@@ -22,6 +22,7 @@ from rec_features.features.base import BaseFeature
 from rec_features.parser import FeatureParser
 from rec_models.embedding_group import EmbeddingGroup
 from rec_models.testing import GraphType, create_test_module
+from rec_models.wrappers import ids_per_row
 
 
 FEATURES = """
@@ -382,10 +383,12 @@ class FlatInput(nn.Module):
         batch.sparse_features[BASE_DATA_GROUP] = KeyedJaggedTensor(
             keys=keys,
             values=torch.cat([data[k + ".values"] for k in keys]),
-            lengths=torch.cat([data[k + ".lengths"] for k in keys]),
+            lengths=torch.cat(
+                [ids_per_row(data[k + ".lengths"], data[k + ".key_lengths"]) if k == "tags" else data[k + ".lengths"] for k in keys]
+            ),
         )
         batch.sequence_mulval_lengths[BASE_DATA_GROUP] = KeyedJaggedTensor(
-            keys=["tags"], values=data["tags.key_lengths"], lengths=data["tags.seq_lengths"]
+            keys=["tags"], values=data["tags.key_lengths"], lengths=data["tags.lengths"]
         )
         batch.sequence_dense_features["click__price"] = JaggedTensor(
             values=data["click__price.values"], lengths=data["click__price.lengths"]
@@ -401,7 +404,7 @@ def test_every_graph_form_gives_the_same_tensors() -> None:
     eg = build(text)
     batch = make_batch()
     data = batch.to_dict()
-    data["tags.seq_lengths"] = torch.tensor(TAG_ELEMENTS, dtype=torch.int32)
+    assert data["tags.lengths"].tolist() == TAG_ELEMENTS
     expected = eg(batch)
     with torch.no_grad():
         for graph_type in GraphType:

@@ -78,7 +78,7 @@ class Batch(Pipelineable):
         return self._map(_pin)
 
     def to_dict(self) -> dict[str, torch.Tensor]:
-        """Flatten to `{feature.values/.lengths/.weights, dense feature, label}` tensors.
+        """Flatten to `{feature.values/.lengths/.weights/.key_lengths, dense feature, label}` tensors.
 
         This flat dict is the input signature of an exported model.
         """
@@ -93,8 +93,11 @@ class Batch(Pipelineable):
                 out[f"{key}.lengths"] = jt.lengths()
                 if weights is not None:
                     out[f"{key}.weights"] = jt.weights()
+        # multi-value sequences (TorchEasyRec's layout): `.lengths` becomes elements per row and
+        # `.key_lengths` ids per element; ids per row are their segment sums
         for kjt in self.sequence_mulval_lengths.values():
             for key, jt in kjt.to_dict().items():
+                out[f"{key}.lengths"] = jt.lengths()
                 out[f"{key}.key_lengths"] = jt.values()
         for key, jt in self.sequence_dense_features.items():
             out[f"{key}.values"] = jt.values()

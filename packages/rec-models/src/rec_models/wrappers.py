@@ -42,6 +42,8 @@ class ScriptWrapper(nn.Module):
         self.dense_dims: list[int] = [f.value_dim for f in model.features if not f.is_sparse and not f.is_sequence]
         # raw sequences arrive as `<name>.values` [elements, value_dim] and `<name>.lengths`
         self.sequence_dense_keys: list[str] = [f.name for f in model.features if not f.is_sparse and f.is_sequence]
+        # multi-value sequences: `.lengths` are elements per row and `.key_lengths` ids per element
+        self.mulval_keys: List[str] = [f.name for f in model.features if f.is_sparse and f.is_multi_value_sequence]
 
     # typing.Dict: TorchScript reads this signature from the FX-generated code
     def forward(self, data: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:  # noqa: UP006
@@ -60,8 +62,20 @@ class ScriptWrapper(nn.Module):
             batch.sparse_features[BASE_DATA_GROUP] = KeyedJaggedTensor(
                 keys=self.sparse_keys,
                 values=torch.cat([data[k + ".values"] for k in self.sparse_keys]),
-                lengths=torch.cat([data[k + ".lengths"] for k in self.sparse_keys]),
+                lengths=torch.cat(
+                    [
+                        ids_per_row(data[k + ".lengths"], data[k + ".key_lengths"]) if k in self.mulval_keys
+                        else data[k + ".lengths"]
+                        for k in self.sparse_keys
+                    ]
+                ),
                 weights=weights,
+            )
+        if self.mulval_keys:
+            batch.sequence_mulval_lengths[BASE_DATA_GROUP] = KeyedJaggedTensor(
+                keys=self.mulval_keys,
+                values=torch.cat([data[k + ".key_lengths"] for k in self.mulval_keys]),
+                lengths=torch.cat([data[k + ".lengths"] for k in self.mulval_keys]),
             )
         if self.dense_keys:
             batch.dense_features[BASE_DATA_GROUP] = KeyedTensor(
@@ -72,6 +86,13 @@ class ScriptWrapper(nn.Module):
         for k in self.sequence_dense_keys:
             batch.sequence_dense_features[k] = JaggedTensor(values=data[k + ".values"], lengths=data[k + ".lengths"])
         return self.model.predict(batch)
+
+
+def ids_per_row(seq_lengths: torch.Tensor, key_lengths: torch.Tensor) -> torch.Tensor:
+    """Ids per row of a multi-value sequence: key_lengths summed over each row's elements."""
+    ends = torch.cumsum(seq_lengths, dim=0)
+    csum = torch.cat([torch.zeros(1, dtype=key_lengths.dtype), torch.cumsum(key_lengths, dim=0)])
+    return (csum[ends] - csum[ends - seq_lengths]).to(seq_lengths.dtype)
 
 
 def input_names(sparse_keys: Sequence[str], dense_keys: Sequence[str]) -> list[str]:
