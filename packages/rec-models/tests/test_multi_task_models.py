@@ -369,6 +369,14 @@ class TestConfigErrors:
         self.expect(tmp_path, MODELS["dc2vr"].replace("low_rank_dim: 4 dropout", "low_rank_dim: 9 dropout"),
                     r"task_towers\[1\].low_rank_dim.*\[1, 8\]")
 
+    def test_sequence_groups_must_be_nested(self, tmp_path: Path) -> None:
+        path = write_config(tmp_path, MODELS["mmoe"])
+        history = 'feature_configs { sequence_id_feature { feature_name: "hist" expression: "user:hist" embedding_dim: 8 num_buckets: 30 sequence_length: 5 } }\n'
+        text = path.read_text().replace("model_config {", history + "model_config {")
+        path.write_text(text.replace('"tags", "price"] group_type: DEEP', '"tags", "price", "hist"] group_type: SEQUENCE'))
+        with pytest.raises(ConfigError, match="'all' is a sequence group"):
+            build(path)
+
     def test_ple_shared_experts_must_match_task_experts(self, tmp_path: Path) -> None:
         body = MODELS["ple"].replace("share_expert_net { hidden_units: [8] }", "share_expert_net { hidden_units: [4] }")
         self.expect(tmp_path, body, r"extraction_networks\[1\].share_expert_net.hidden_units")

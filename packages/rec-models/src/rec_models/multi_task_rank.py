@@ -18,7 +18,7 @@ from torch import nn
 from rec_core.batch import Batch
 from rec_core.errors import ConfigError
 from rec_features.features.base import BaseFeature
-from rec_models.embedding_group import EmbeddingGroup
+from rec_models.embedding_group import DEEP, WIDE, EmbeddingGroup
 from rec_models.losses import create_loss, weighted_mean
 from rec_models.metrics import GROUPED, PROBS, create_metric, create_train_metric, metric_input_kind
 from rec_models.model import BaseModel
@@ -64,6 +64,13 @@ class MultiTaskRank(BaseModel):
         self.kind = model_config.WhichOneof("model")
         self.embedding_group = EmbeddingGroup(features, list(model_config.feature_groups), device=device)
         self.group_names = list(self.embedding_group.group_names)
+        for g in self.group_names:
+            if self.embedding_group.group_types[g] not in (DEEP, WIDE):
+                raise ConfigError(
+                    "model_config.feature_groups",
+                    f"multi-task models read DEEP and WIDE groups; {g!r} is a sequence group "
+                    "(nest it in a DEEP group's sequence_groups with a sequence encoder)",
+                )
         self.input_dim = sum(self.embedding_group.group_total_dim(g) for g in self.group_names)
         self.tower_configs = list(getattr(model_config, self.kind).task_towers)
         if not self.tower_configs:
