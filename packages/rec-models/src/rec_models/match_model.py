@@ -31,6 +31,7 @@ from rec_models.metrics import create_metric, create_train_metric
 from rec_models.model import BaseModel
 from rec_models.modules.data_groups import DataGroupEmbedding, group_rows
 from rec_models.modules.mlp import MLP
+from rec_models.modules.variational_dropout import attach_variational_dropout, variational_dropout_losses
 
 COSINE, INNER_PRODUCT = 0, 1  # rec.protos.Similarity
 
@@ -179,7 +180,9 @@ class MatchModel(BaseModel):
     def loss(self, predictions: dict[str, torch.Tensor], batch: Batch) -> dict[str, torch.Tensor]:
         sim = predictions["similarity"]
         weights = batch.sample_weights[self.sample_weight] if self.sample_weight else None
-        return {self.loss_name: weighted_mean(self.loss_modules[self.loss_name](sim, self.positives(sim)), weights)}
+        losses = {self.loss_name: weighted_mean(self.loss_modules[self.loss_name](sim, self.positives(sim)), weights)}
+        losses.update(variational_dropout_losses(self))
+        return losses
 
     def update_metric(
         self, predictions: dict[str, torch.Tensor], batch: Batch, losses: dict[str, torch.Tensor] | None = None
@@ -227,7 +230,9 @@ def tower_mlp(tower_config: Any) -> Any:
 def group_embedding(model: MatchModel, groups: Sequence[str], where: str) -> DataGroupEmbedding:
     """A DataGroupEmbedding over the named feature groups of the model's config."""
     configs = [feature_group(model.model_config, g, where) for g in groups]
-    return DataGroupEmbedding(model.features, configs, model.device_hint, "model_config.feature_groups")
+    embedding = DataGroupEmbedding(model.features, configs, model.device_hint, "model_config.feature_groups")
+    attach_variational_dropout(model, embedding, configs)
+    return embedding
 
 
 class MatchTowerWrapper(nn.Module):

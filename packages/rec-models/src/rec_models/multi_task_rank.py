@@ -23,6 +23,7 @@ from rec_models.losses import create_loss, weighted_mean
 from rec_models.metrics import GROUPED, PROBS, create_metric, create_train_metric, metric_input_kind
 from rec_models.model import BaseModel
 from rec_models.modules.task_tower import TaskTower
+from rec_models.modules.variational_dropout import attach_variational_dropout, variational_dropout_losses
 from rec_models.rank_model import _group_ids, _prediction_key
 
 @dataclass
@@ -63,6 +64,7 @@ class MultiTaskRank(BaseModel):
         super().__init__(model_config, features, labels, sample_weights, device)
         self.kind = model_config.WhichOneof("model")
         self.embedding_group = EmbeddingGroup(features, list(model_config.feature_groups), device=device)
+        attach_variational_dropout(self, self.embedding_group, model_config.feature_groups)
         self.group_names = list(self.embedding_group.group_names)
         for g in self.group_names:
             if self.embedding_group.group_types[g] not in (DEEP, WIDE):
@@ -234,6 +236,7 @@ class MultiTaskRank(BaseModel):
             for i, task in enumerate(self.tasks):
                 for key in task.losses:
                     out[key] = out[key] * weights[i]
+        out.update(variational_dropout_losses(self))
         return out
 
     # -- metrics --------------------------------------------------------------------------

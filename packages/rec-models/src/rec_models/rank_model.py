@@ -15,6 +15,7 @@ from rec_models.embedding_group import EmbeddingGroup
 from rec_models.losses import create_loss, weighted_mean
 from rec_models.metrics import GROUPED, PROBS, create_metric, create_train_metric, metric_input_kind
 from rec_models.model import BaseModel
+from rec_models.modules.variational_dropout import attach_variational_dropout, variational_dropout_losses
 
 
 class RankModel(BaseModel):
@@ -42,6 +43,7 @@ class RankModel(BaseModel):
         self.embedding_group = EmbeddingGroup(
             features, list(model_config.feature_groups), wide_embedding_dim, device, wide_init_fn=wide_init_fn
         )
+        attach_variational_dropout(self, self.embedding_group, model_config.feature_groups)
         self._sparse_names = {f.name for f in features if f.is_sparse}
         for i, loss_cfg in enumerate(model_config.losses):
             name, module = create_loss(loss_cfg, self.num_class)
@@ -131,6 +133,8 @@ class RankModel(BaseModel):
             else:
                 per_sample = module(pred, label)
             out[name + suffix] = weighted_mean(per_sample, weights)
+        if not suffix:
+            out.update(variational_dropout_losses(self))
         return out
 
     def _update(
