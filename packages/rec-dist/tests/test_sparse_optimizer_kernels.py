@@ -131,3 +131,26 @@ def test_shared_table_must_agree_on_trainable() -> None:
     model = build_model(config, features, device=torch.device("meta"))
     with pytest.raises(ConfigError, match=r"'user_id_emb' \(user_id, item_id\) disagree on trainable"):
         frozen_tables(model)
+
+
+def test_dense_kernel_optimizer_state_survives_a_checkpoint(tmp_path: Path) -> None:
+    from rec_dist.checkpoint import load_checkpoint, save_checkpoint
+
+    config = config_with("partial_rowwise_lamb_optimizer", width=6, lr=0.01)
+    wrapped, optimizer, batch = shard(config)
+    for _ in range(2):
+        step(wrapped, optimizer, batch)
+    saved = save_checkpoint(str(tmp_path), 2, wrapped, optimizer, {}, rank=0)
+    restored, fresh_optimizer, _ = shard(config)
+    fresh_optimizer.init_state()
+    load_checkpoint(saved, restored, fresh_optimizer)
+    state = {k: v for k, v in optimizer.state_dict()["state"].items() if "user_id_emb." in k}
+    assert state and all(set(s) == {"step", "momentum1", "momentum2"} for s in state.values())
+    for key, values in state.items():
+        for name, value in values.items():
+            torch.testing.assert_close(fresh_optimizer.state_dict()["state"][key][name], value, msg=f"{key} {name}")
+    # both continue identically
+    step(wrapped, optimizer, batch)
+    step(restored, fresh_optimizer, batch)
+    for name, value in tables(wrapped).items():
+        torch.testing.assert_close(tables(restored)[name], value, msg=name)
