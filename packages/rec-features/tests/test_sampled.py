@@ -8,13 +8,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import torch
+from google.protobuf import text_format
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rec_core.batch import BASE_DATA_GROUP, CROSS_NEG_DATA_GROUP, NEG_DATA_GROUP
 from rec_core.errors import DataError
-from rec_core.protos import data_pb2, sampler_pb2
-from rec_features.features import FG_NONE, FG_NORMAL
+from rec_core.protos import data_pb2, feature_pb2, sampler_pb2
+from rec_features.features import FG_DAG, FG_NONE, FG_NORMAL, create_features
 from rec_features.parser import FeatureParser
 from rec_features.sampled import (
     assign_data_groups,
@@ -181,6 +182,35 @@ def test_sequence_features_keep_their_structures() -> None:
     stay = out.sequence_dense_features["stay"]
     assert len(stay.lengths()) == 2 and int(stay.lengths()[0]) == 2 and stay.values().shape[1] == 1
     assert out.sparse_features[NEG_DATA_GROUP].stride() == 5
+
+
+def test_dag_features_follow_the_sampled_features_they_read() -> None:
+    texts = [
+        'id_feature { feature_name: "user_str" expression: "user:uid" embedding_dim: 4 hash_bucket_size: 100 }',
+        'id_feature { feature_name: "item_str" expression: "item:iid" hash_bucket_size: 100 stub_type: true }',
+        'combo_feature { feature_name: "cross" expression: ["feature:user_str", "feature:item_str"] embedding_dim: 4 hash_bucket_size: 1000 }',
+    ]
+    def dag_features() -> list:  # type: ignore[type-arg]
+        return create_features([text_format.Parse(t, feature_pb2.FeatureConfig()) for t in texts], FG_DAG)
+
+    features = dag_features()
+    groups = assign_data_groups(features, ATTR_FIELDS)
+    # the stub reads a sampled column; the combo reads the stub, so it has sampled rows too
+    assert groups == {"user_str": BASE_DATA_GROUP, "item_str": NEG_DATA_GROUP, "cross": CROSS_NEG_DATA_GROUP}
+    out = FeatureParser(features)(Sampled(rows(3), negatives(4)))
+    assert out.sparse_features[BASE_DATA_GROUP].keys() == ["user_str"]
+    cneg = out.sparse_features[CROSS_NEG_DATA_GROUP]
+    assert cneg.keys() == ["cross"] and cneg.stride() == 7
+    # the same as computing the features on the 7 rows spelled out: owners' users with the items
+    owners = negative_owners(3, 4, None)
+    spelled = pa.record_batch(
+        {
+            "uid": pa.array([1, 2, 3] + [int(o) + 1 for o in owners], pa.int64()),
+            "iid": pa.array([10, 11, 12, 50, 51, 52, 53], pa.int64()),
+        }
+    )
+    plain = FeatureParser(dag_features())(spelled)
+    assert cneg.values().tolist() == plain.sparse_features[BASE_DATA_GROUP]["cross"].values().tolist()
 
 
 @given(b=st.integers(1, 40), n=st.integers(0, 100), hard=st.lists(st.integers(0, 39), max_size=10))

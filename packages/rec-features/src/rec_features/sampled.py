@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 import torch
+from torchrec.sparse.jagged_tensor import KeyedJaggedTensor, KeyedTensor
 
 from rec_core.batch import BASE_DATA_GROUP, CROSS_NEG_DATA_GROUP, NEG_DATA_GROUP, Batch
 from rec_core.errors import DataError
-from rec_features.features.base import BaseFeature
+from rec_features.features.base import FG_BUCKETIZE, FG_NONE, BaseFeature
 
 if TYPE_CHECKING:
     from rec_features.parser import FeatureParser
@@ -43,6 +44,7 @@ __all__ = [
     "needs_grouping",
     "negative_owners",
     "parse_grouped",
+    "producers",
     "sampler_attr_fields",
 ]
 
@@ -62,9 +64,21 @@ def sampler_attr_fields(data_config: Any) -> list[str]:
     return list(getattr(getattr(data_config, name), "attr_fields", []) or [])
 
 
-def data_group_for(feature: BaseFeature, neg_fields: Iterable[str], force_base_data_group: bool = False) -> str:
-    """`__NEG__`, `__CNEG__` or `__BASE__` for a feature, given the sampler's attr_fields."""
-    if force_base_data_group or not set(feature.inputs) & set(neg_fields):
+def producers(feature: BaseFeature, by_name: dict[str, BaseFeature]) -> list[BaseFeature]:
+    """The features `feature` reads through `feature:<name>` inputs (raw-input FG modes only)."""
+    if feature.fg_mode in (FG_NONE, FG_BUCKETIZE):
+        return []
+    return [by_name[n] for side, n in feature.side_inputs if side == "feature" and n in by_name]
+
+
+def data_group_for(
+    feature: BaseFeature, neg_fields: Iterable[str], force_base_data_group: bool = False, reads_sampled: bool = False
+) -> str:
+    """`__NEG__`, `__CNEG__` or `__BASE__` for a feature, given the sampler's attr_fields.
+
+    `reads_sampled`: the feature reads (through `feature:` inputs) a feature that is sampled.
+    """
+    if force_base_data_group or not (reads_sampled or set(feature.inputs) & set(neg_fields)):
         return BASE_DATA_GROUP
     kind = (feature.config_name or "").removeprefix("sequence_")
     return NEG_DATA_GROUP if kind in SINGLE_INPUT_TYPES else CROSS_NEG_DATA_GROUP
@@ -73,12 +87,24 @@ def data_group_for(feature: BaseFeature, neg_fields: Iterable[str], force_base_d
 def assign_data_groups(
     features: Sequence[BaseFeature], neg_fields: Iterable[str], force_base_data_group: bool = False
 ) -> dict[str, str]:
-    """Set `feature.data_group` on every feature; returns {feature name: data group}."""
+    """Set `feature.data_group` on every feature; returns {feature name: data group}.
+
+    A feature that reads a sampled feature (FG DAG) is sampled too: its sampled rows exist
+    only where its input's do.
+    """
     fields = list(neg_fields)
-    groups = {}
+    by_name = {f.name: f for f in features}
+    groups: dict[str, str] = {}
+    changed = True
+    while changed:  # a fixpoint over `feature:` edges; the graph is small and acyclic
+        changed = False
+        for f in features:
+            reads = any(groups.get(p.name, BASE_DATA_GROUP) != BASE_DATA_GROUP for p in producers(f, by_name))
+            group = data_group_for(f, fields, force_base_data_group, reads)
+            if groups.get(f.name) != group:
+                groups[f.name], changed = group, True
     for f in features:
-        f.data_group = data_group_for(f, fields, force_base_data_group)  # type: ignore[attr-defined]
-        groups[f.name] = f.data_group  # type: ignore[attr-defined]
+        f.data_group = groups[f.name]  # type: ignore[attr-defined]
     return groups
 
 
@@ -178,31 +204,65 @@ def parse_grouped(parser: FeatureParser, data: Any) -> Batch:
     row_cols = _columns(rows)
     if sampled and data.force_base_data_group:
         padded = data.padded()
-        _add_group(out, make, BASE_DATA_GROUP, parser.features, _columns(padded), padded.num_rows)
+        _add_group(out, make, BASE_DATA_GROUP, parser.features, parser.features, _columns(padded), padded.num_rows)
         return out
     by_group: dict[str, list[BaseFeature]] = {}
     for f in parser.features:
         by_group.setdefault(data_group(f), []).append(f)
+    by_name = {f.name: f for f in parser.features}
     extended = None
     if sampled:
         negatives = _columns(data.negatives)
         owners = negative_owners(rows.num_rows, data.negatives.num_rows, data.hard_neg_indices)
         extended = _ExtendedColumns(row_cols, negatives, owners)
     for group, features in by_group.items():
+        if all(f.stub_type for f in features):
+            continue  # only ever computed as inputs of the groups that read them
+        closure = _with_producers(features, by_name)
         if group == BASE_DATA_GROUP or extended is None:
-            _add_group(out, make, group, features, row_cols, rows.num_rows)
+            _add_group(out, make, group, features, closure, row_cols, rows.num_rows)
         else:
-            _add_group(out, make, group, features, extended.for_features(features), rows.num_rows + data.negatives.num_rows)
+            columns = extended.for_features(closure)
+            _add_group(out, make, group, features, closure, columns, rows.num_rows + data.negatives.num_rows)
     return out
 
 
+def _with_producers(features: Sequence[BaseFeature], by_name: dict[str, BaseFeature]) -> list[BaseFeature]:
+    """`features` and every feature they read, transitively, in the parser's order."""
+    needed = {f.name for f in features}
+    todo = list(features)
+    while todo:
+        for p in producers(todo.pop(), by_name):
+            if p.name not in needed:
+                needed.add(p.name)
+                todo.append(p)
+    return [f for f in by_name.values() if f.name in needed]
+
+
 def _add_group(
-    out: Batch, make: type[FeatureParser], group: str, features: Sequence[BaseFeature], columns: dict[str, pa.Array], num_rows: int
+    out: Batch,
+    make: type[FeatureParser],
+    group: str,
+    features: Sequence[BaseFeature],
+    closure: Sequence[BaseFeature],
+    columns: dict[str, pa.Array],
+    num_rows: int,
 ) -> None:
-    sub = make(features)
+    sub = make(closure)
     part = sub.to_batch(sub.compute(columns), num_rows)
+    # a producer from another group was computed here only as an input: keep the group's own
+    keep = {f.name for f in features}
     for field in ("sparse_features", "dense_features", "sequence_mulval_lengths"):
-        if BASE_DATA_GROUP in getattr(part, field):
-            getattr(out, field)[group] = getattr(part, field)[BASE_DATA_GROUP]
+        value = getattr(part, field).get(BASE_DATA_GROUP)
+        if value is not None:
+            getattr(out, field)[group] = value if set(value.keys()) <= keep else _select(value, keep)
     # raw sequences are keyed by feature name, not by group
-    out.sequence_dense_features.update(part.sequence_dense_features)
+    out.sequence_dense_features.update({k: v for k, v in part.sequence_dense_features.items() if k in keep})
+
+
+def _select(value: KeyedJaggedTensor | KeyedTensor, keep: set[str]) -> KeyedJaggedTensor | KeyedTensor:
+    """The keys of a KJT / KeyedTensor that are in `keep`, in their order."""
+    items = {k: v for k, v in value.to_dict().items() if k in keep}
+    if isinstance(value, KeyedJaggedTensor):
+        return KeyedJaggedTensor.from_jt_dict(items)
+    return KeyedTensor.from_tensor_list(list(items), list(items.values()))
