@@ -26,19 +26,19 @@ def _run(name: str, *args: str, cwd: Path = ROOT, timeout: int = 300, check: boo
     return result
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def script() -> Runner:
     """`script(name, *args, cwd=, check=True)`: run a console script (`rec-train`, `rec-fg`, ...)."""
     return _run
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tools() -> Runner:
     """`tools(*args, cwd=, check=True)`: run `rec-tools`; with check, a non-zero exit fails the test."""
     return lambda *args, **kw: _run("rec-tools", *args, **kw)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def repo_root() -> Path:
     """The repository root (examples/ lives there)."""
     return ROOT

@@ -90,9 +90,11 @@ class GroupVariationalDropouts(nn.ModuleDict):
     """The model's `group_variational_dropouts`: one VariationalDropout per group; `losses` holds
     the penalties of the last forward pass, by `<group>_feature_p_loss`."""
 
+    losses: Dict[str, torch.Tensor]  # noqa: UP006
+
     def __init__(self) -> None:
         super().__init__()
-        self.losses: Dict[str, torch.Tensor] = {}  # noqa: UP006
+        self.losses = {}
 
     def apply_to_output(self, source: nn.Module, inputs: Any, output: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:  # noqa: UP006
         """Forward hook of a group-producing module: its groups with dropout applied."""
