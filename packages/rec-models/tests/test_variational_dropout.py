@@ -192,3 +192,22 @@ def test_no_config_no_dropout(tmp_path: Path) -> None:
     plain = create_model(config.model_config, create_features(config.feature_configs, 1), ["clk", "buy"])
     assert not hasattr(plain, "group_variational_dropouts")
     assert not any("variational" in k for k in plain.state_dict())
+
+
+def test_match_model_towers_get_their_own_dropouts(tmp_path: Path) -> None:
+    dssm = """
+      feature_groups { group_name: "user" feature_names: ["user_id", "price"] group_type: DEEP }
+      feature_groups { group_name: "item" feature_names: ["item_id", "price"] group_type: DEEP }
+      dssm { user_tower { input: "user" mlp { hidden_units: [8] } } item_tower { input: "item" mlp { hidden_units: [8] } }
+             output_dim: 4 in_batch_negative: true }
+      losses { softmax_cross_entropy {} }
+    """
+    model, batch = _model(tmp_path, dssm)
+    assert sorted(model.group_variational_dropouts) == ["item", "user"]
+    losses = TrainWrapper(model)(batch)[1][0]
+    assert set(losses) == {"softmax_cross_entropy", "user_feature_p_loss", "item_feature_p_loss"}
+    model.eval()
+    with torch.no_grad():
+        model.group_variational_dropouts["item"].feature_p.fill_(30.0)  # every item feature dropped
+        item = model.item_tower_emb(batch)
+    assert torch.allclose(item, item[:1].expand_as(item))  # all items look alike
