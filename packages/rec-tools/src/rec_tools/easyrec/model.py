@@ -282,11 +282,17 @@ class ModelConverter:
                 if rel is not None:
                     self.mlp(rel, f"{twhere}.relation_dnn", t.relation_mlp)
 
-    def _multi_task_head(self, model: Node, out: Any) -> None:
+    def _multi_task_rest(self, model: Node, body: Node, where: str, target: Any, eval_metrics: Node | None, bayes: bool) -> None:
+        """Task towers, then the options multi-task models take elsewhere (model losses, eval metrics)."""
+        self._task_towers(body, where, target, bayes)
+        self._regularization(body, where, "l2_regularization")
         for key in ("loss_type", "losses"):
             if model.has(key):
                 model.mark_used(key)
                 self.report.drop(f"model_config.{key}", model.line, "multi-task models take their losses from task_towers")
+        if eval_metrics is not None and eval_metrics.has("metrics_set"):
+            eval_metrics.mark_used("metrics_set")
+            self.report.drop("eval_config.metrics_set", eval_metrics.line, "multi-task models take their metrics from task_towers")
 
     def _mmoe(self, model: Node, eval_metrics: Node | None, out: Any) -> None:
         where = "model_config.mmoe"
@@ -299,10 +305,7 @@ class ModelConverter:
         gate = body.node("gate_dnn", where)
         if gate is not None:
             self.mlp(gate, f"{where}.gate_dnn", out.mmoe.gate_mlp)
-        self._task_towers(body, where, out.mmoe, bayes=False)
-        self._regularization(body, where, "l2_regularization")
-        self._multi_task_head(model, out)
-        self._unused_eval_metrics(eval_metrics)
+        self._multi_task_rest(model, body, where, out.mmoe, eval_metrics, bayes=False)
 
     def _dbmtl(self, model: Node, eval_metrics: Node | None, out: Any) -> None:
         where = "model_config.dbmtl"
@@ -312,23 +315,12 @@ class ModelConverter:
             if node is not None:
                 self.mlp(node, f"{where}.{easy}", getattr(out.dbmtl, rec))
         out.dbmtl.num_expert = body.int("num_expert", where, 0)
-        self._task_towers(body, where, out.dbmtl, bayes=True)
-        self._regularization(body, where, "l2_regularization")
-        self._multi_task_head(model, out)
-        self._unused_eval_metrics(eval_metrics)
+        self._multi_task_rest(model, body, where, out.dbmtl, eval_metrics, bayes=True)
 
     def _simple_multi_task(self, model: Node, eval_metrics: Node | None, out: Any) -> None:
         where = "model_config.simple_multi_task"
         body = self._body(model, "simple_multi_task")
-        self._task_towers(body, where, out.simple_multi_task, bayes=False)
-        self._regularization(body, where, "l2_regularization")
-        self._multi_task_head(model, out)
-        self._unused_eval_metrics(eval_metrics)
-
-    def _unused_eval_metrics(self, eval_metrics: Node | None) -> None:
-        if eval_metrics is not None and eval_metrics.has("metrics_set"):
-            eval_metrics.mark_used("metrics_set")
-            self.report.drop("eval_config.metrics_set", eval_metrics.line, "multi-task models take their metrics from task_towers")
+        self._multi_task_rest(model, body, where, out.simple_multi_task, eval_metrics, bayes=False)
 
     def _dssm(self, model: Node, eval_metrics: Node | None, out: Any) -> None:
         where = "model_config.dssm"
