@@ -99,7 +99,7 @@ def _names_in_fields(message: Any, fields: tuple[str, ...]) -> set[str]:
         if fd.name in fields and isinstance(value, str):
             out.add(value)
         elif fd.message_type is not None:
-            for item in value if getattr(fd, "is_repeated", False) or fd.label == fd.LABEL_REPEATED else [value]:
+            for item in value if fd.is_repeated else [value]:
                 out |= _names_in_fields(item, fields)
     return out
 

@@ -162,7 +162,7 @@ class EasyRecConverter:
             out.dense_optimizer.adam_optimizer.lr = 0.001
             out.dense_optimizer.constant_learning_rate.SetInParent()
             self.report.note("train_config: no optimizer_config; Adagrad (sparse) and Adam (dense) with constant rates are used")
-        copy_fields(train, out, where, {})
+        copy_fields(train, out, where)
         out.ClearField("num_epochs")
         if not train.has("num_steps"):
             epochs = data.int("num_epochs", "data_config", 1)

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from google.protobuf.descriptor import FieldDescriptor
-
 from rec_core.errors import ConfigError
 from rec_core.protos import feature_pb2
 from rec_tools.easyrec.report import Report
@@ -280,4 +278,4 @@ class FeatureConverter:
 
 def _required(fields: Any, name: str) -> bool:
     """Whether a message (by its fields_by_name) has `name` as a required field."""
-    return name in fields and fields[name].label == FieldDescriptor.LABEL_REQUIRED
+    return name in fields and fields[name].is_required

@@ -49,20 +49,16 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
-def copy_fields(node: Node, message: Any, where: str, rename: dict[str, str] | None = None) -> None:
-    """Set each field of `message` that `node` carries under the same name (or `rename[name]`).
+def copy_fields(node: Node, message: Any, where: str) -> None:
+    """Set each scalar field of `message` that `node` carries under the same name.
 
-    Scalars and repeated scalars only; fields the message lacks stay unread, so the report
-    names them.
+    Fields the message lacks stay unread, so the report names them.
     """
-    rename = rename or {}
     for fd in message.DESCRIPTOR.fields:
-        src = next((k for k, v in rename.items() if v == fd.name), fd.name)
-        if not node.has(src) or fd.type == FieldDescriptor.TYPE_MESSAGE:
+        if not node.has(fd.name) or fd.type == FieldDescriptor.TYPE_MESSAGE:
             continue
-        values = node.scalars(src, where)
-        converted = [_scalar(fd, v, f"{where}.{src}") for v in values]
-        if getattr(fd, "is_repeated", fd.label == FieldDescriptor.LABEL_REPEATED):
+        converted = [_scalar(fd, v, f"{where}.{fd.name}") for v in node.scalars(fd.name, where)]
+        if fd.is_repeated:
             getattr(message, fd.name).extend(converted)
         elif converted:
             setattr(message, fd.name, converted[-1])
