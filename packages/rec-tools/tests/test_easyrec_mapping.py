@@ -222,3 +222,29 @@ def test_unknown_feature_type_is_an_error() -> None:
     text = HEAD + FEATURES.replace("feature_type: IdFeature embedding_dim: 8 num_buckets", "feature_type: GeoFeature embedding_dim: 8 num_buckets") + DEEPFM
     with pytest.raises(ConfigError, match=r"feature_config.features\[1\].feature_type: line \d+: EasyRec feature type 'GeoFeature' has no rec equivalent"):
         convert(text)
+
+
+def test_din_sequence_features_become_sequence_groups() -> None:
+    features = """
+    feature_config {
+      features { input_names: "uid" feature_type: IdFeature embedding_dim: 8 hash_bucket_size: 100 }
+      features { input_names: "iid" feature_type: IdFeature embedding_dim: 8 hash_bucket_size: 100 }
+      features { input_names: "clicks" feature_type: SequenceFeature sequence_length: 5 embedding_dim: 8 hash_bucket_size: 100 }
+    }
+    """
+    model = """
+    model_config {
+      model_class: "MultiTower"
+      feature_groups {
+        group_name: "all" feature_names: ["uid", "iid"]
+        sequence_features { group_name: "hist" seq_att_map { key: "iid" hist_seq: "clicks" } tf_summary: false }
+      }
+      multi_tower { towers { input: "all" dnn { hidden_units: [8] } } final_dnn { hidden_units: [4] } }
+    }
+    """
+    config, report = convert(HEAD + features + model)
+    group = config.model_config.feature_groups[0]
+    assert [(sg.group_name, list(sg.feature_names)) for sg in group.sequence_groups] == [("hist", ["iid", "clicks"])]
+    (encoder,) = group.sequence_encoders
+    assert encoder.din_encoder.input == "hist" and list(encoder.din_encoder.attn_mlp.hidden_units) == [64, 32]
+    assert any(path.endswith("sequence_features[0].tf_summary") for path, _, _ in report.dropped)

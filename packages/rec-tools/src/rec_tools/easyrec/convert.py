@@ -36,7 +36,7 @@ _FIELD_TYPES = {"INT32": data_pb2.INT32, "INT64": data_pb2.INT64, "STRING": data
 _SAMPLERS = ("negative_sampler", "negative_sampler_v2", "hard_negative_sampler", "hard_negative_sampler_v2")
 _TF_ONLY = "TensorFlow input/runtime option with no meaning in rec"
 _DATA_TF_ONLY = ("prefetch_size", "num_parallel_calls", "chief_redundant", "auto_expand_input_fields", "selected_cols", "ignore_error")
-_TRAIN_TF_ONLY = ("sync_replicas", "save_checkpoints_secs", "train_distribute", "num_gpus_per_worker", "startup_delay_steps", "save_summary_steps", "is_profiling")
+_TRAIN_TF_ONLY = ("sync_replicas", "save_checkpoints_secs", "train_distribute", "num_gpus_per_worker", "startup_delay_steps", "save_summary_steps")
 # EasyRec optimizer -> (rec sparse optimizer, rec dense optimizer, {EasyRec field: rec field})
 _OPTIMIZERS = {
     "adam_optimizer": ("adam_optimizer", "adam_optimizer", {"beta1": "beta1", "beta2": "beta2"}),
