@@ -67,10 +67,16 @@ def _quantized(module: nn.Module, dtype: str, row_alignment: int) -> nn.Module:
 
 def embedding_bytes(model: nn.Module) -> int:
     """Bytes the embedding tables of `model` take as stored (float or quantized rows, scales included)."""
-    kinds = (EmbeddingBagCollection, EmbeddingCollection, quant_modules.EmbeddingBagCollection, quant_modules.EmbeddingCollection)
-    return sum(
-        t.numel() * t.element_size() for m in model.modules() if isinstance(m, kinds) for t in m.state_dict().values()
-    )
+    total = 0
+    for m in model.modules():
+        if isinstance(m, (EmbeddingBagCollection, EmbeddingCollection)):
+            total += sum(p.numel() * p.element_size() for p in m.parameters())
+        elif isinstance(m, (quant_modules.EmbeddingBagCollection, quant_modules.EmbeddingCollection)):
+            # FBGEMM's inference kernels keep every table of a dtype in one byte buffer (on the
+            # host, a device or unified memory); the per-table tensors of state_dict are views
+            for tbe in m._emb_modules:
+                total += sum(t.numel() for t in (tbe.weights_host, tbe.weights_dev, tbe.weights_uvm))
+    return total
 
 
 def quantize_embeddings(model: nn.Module, pooled: str, sequence: str, row_alignment: int) -> int:
