@@ -259,6 +259,8 @@ class MatchTowerWrapper(nn.Module):
         self.layout: Dict[str, Any] = {}
         self.raw_sequences: List[Any] = []
         for f in model.features:
+            if getattr(f, "stub_type", False):
+                continue  # never emitted
             g = data_group(f)
             sparse, weighted, dense, dims = self.layout.setdefault(g, ([], [], [], []))
             if not f.is_sparse and getattr(f, "is_sequence", False):

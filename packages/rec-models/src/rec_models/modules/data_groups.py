@@ -48,7 +48,8 @@ def _parts(features: Sequence[BaseFeature], groups: set[str]) -> list[_Part]:
     for g in _ORDER:
         if g not in groups:
             continue
-        mine = [f for f in features if data_group(f) == g]
+        # stub features are never emitted, so they hold no place in a group's tensors
+        mine = [f for f in features if data_group(f) == g and not getattr(f, "stub_type", False)]
         sparse = [f for f in mine if f.is_sparse]
         dense = [f for f in mine if not f.is_sparse]
         out.append(
