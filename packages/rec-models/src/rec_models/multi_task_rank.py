@@ -26,6 +26,7 @@ from rec_models.modules.task_tower import TaskTower
 from rec_models.modules.variational_dropout import attach_variational_dropout, variational_dropout_losses
 from rec_models.rank_model import _group_ids, _prediction_key
 
+
 @dataclass
 class Task:
     """One task tower's settings, resolved and checked against the data config."""
