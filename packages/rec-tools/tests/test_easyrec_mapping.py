@@ -248,3 +248,9 @@ def test_din_sequence_features_become_sequence_groups() -> None:
     (encoder,) = group.sequence_encoders
     assert encoder.din_encoder.input == "hist" and list(encoder.din_encoder.attn_mlp.hidden_units) == [64, 32]
     assert any(path.endswith("sequence_features[0].tf_summary") for path, _, _ in report.dropped)
+
+
+def test_bad_fg_json_value_names_the_entry() -> None:
+    fg = {"features": [{"feature_name": "uid", "feature_type": "id_feature", "expression": "user:uid", "hash_bucket_size": "many"}]}
+    with pytest.raises(ConfigError, match=r"fg.json features\[0\].hash_bucket_size: cannot use 'many' for IdFeature.hash_bucket_size"):
+        convert(HEAD + FEATURES + DEEPFM, fg)

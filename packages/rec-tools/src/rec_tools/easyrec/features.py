@@ -237,12 +237,17 @@ class FeatureConverter:
                 self.report.drop(f"{where}.{key}", 0, f"fg.json key {key!r} has no field in rec's {f.DESCRIPTOR.name}")
                 continue
             target = getattr(f, key)
-            if isinstance(value, list):
-                target.extend(value)
-            elif hasattr(target, "CopyFrom"):
-                self.report.drop(f"{where}.{key}", 0, "nested fg.json settings are not converted")
-            else:
-                setattr(f, key, type(target)(value))
+            try:
+                if isinstance(value, list):
+                    target.extend(value)
+                elif isinstance(value, dict) and hasattr(target, "update"):
+                    target.update(value)
+                elif hasattr(target, "CopyFrom"):
+                    self.report.drop(f"{where}.{key}", 0, "nested fg.json settings are not converted")
+                else:
+                    setattr(f, key, type(target)(value))
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"{where}.{key}", f"cannot use {value!r} for {f.DESCRIPTOR.name}.{key}: {e}") from e
         easyrec = by_name.get(qualified or name)
         if easyrec is not None:
             node, ewhere = easyrec
