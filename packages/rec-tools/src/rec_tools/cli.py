@@ -1,6 +1,7 @@
-"""`rec-tools <command>`: one console script; a command's module is imported only when it runs.
+"""rec-tools: fg.json, feature info, EasyRec conversion, FAISS indexes and hit rates, benchmarks, feature selection.
 
-Arguments follow TorchEasyRec's tools (tzrec/tools/*.py) so their command lines carry over.
+One console script with a subcommand per tool; a command's module (and its heavy imports) is
+loaded only when it runs. Arguments follow TorchEasyRec's tools so their command lines carry over.
 """
 
 from __future__ import annotations
