@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from rec_export.quant import PROBABILITY_TOLERANCE  # rec-export README, "Quantization"
 from tests.conftest import rec, run, write_config
@@ -34,11 +35,9 @@ VARIANTS: dict[str, tuple[dict[str, str], float]] = {
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
-    pos = labels == 1
-    return float((ranks[pos].sum() - pos.sum() * (pos.sum() + 1) / 2) / (pos.sum() * (~pos).sum()))
+    from torchmetrics.functional.classification import binary_auroc
+
+    return float(binary_auroc(torch.from_numpy(scores), torch.from_numpy(labels).long()))
 
 
 def _predict(tmp: Path, name: str, *args: str) -> pa.Table:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-CONFIG = """
+# paths, optimizers and data settings both test configs share
+HEADER = """
 train_input_path: "{data}"
 eval_input_path: "{data}"
 model_dir: "{model_dir}"
@@ -21,14 +21,9 @@ train_config {{
   dense_optimizer {{ adam_optimizer {{ lr: 0.002 }} constant_learning_rate {{}} }}
   num_steps: 1
 }}
-eval_config {{}}
-data_config {{
-  batch_size: 64
-  dataset_type: ParquetDataset
-  fg_mode: FG_NORMAL
-  label_fields: "clk"
-  num_workers: 1
-}}
+data_config {{ batch_size: 64 dataset_type: ParquetDataset fg_mode: FG_NORMAL label_fields: "clk" num_workers: 1 }}
+"""
+CONFIG = HEADER + """
 feature_configs {{ id_feature {{ feature_name: "user_id" expression: "user:user_id" embedding_dim: 8 hash_bucket_size: 100 }} }}
 feature_configs {{ id_feature {{ feature_name: "item_id" expression: "item:item_id" embedding_dim: 8 hash_bucket_size: 100 }} }}
 feature_configs {{
@@ -103,19 +98,9 @@ def _quiet_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts from no export flags."""
     for name in ("QUANT_EMB", "QUANT_EC_EMB", "ENABLE_AOT", "ENABLE_TRT", "INPUT_TILE", "MAX_EXPORT_BATCH_SIZE", "LOCAL_CACHE_DIR"):
         monkeypatch.delenv(name, raising=False)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-SEQ_CONFIG = """
-train_input_path: "{data}"
-eval_input_path: "{data}"
-model_dir: "{model_dir}"
-train_config {{
-  sparse_optimizer {{ adagrad_optimizer {{ lr: 0.05 }} constant_learning_rate {{}} }}
-  dense_optimizer {{ adam_optimizer {{ lr: 0.002 }} constant_learning_rate {{}} }}
-  num_steps: 1
-}}
-data_config {{ batch_size: 64 dataset_type: ParquetDataset fg_mode: FG_NORMAL label_fields: "clk" num_workers: 1 }}
+SEQ_CONFIG = HEADER + """
 feature_configs {{ id_feature {{ feature_name: "user_id" expression: "user:user_id" embedding_dim: 8 hash_bucket_size: 200 }} }}
 feature_configs {{ id_feature {{ feature_name: "item_id" expression: "item:item_id" embedding_dim: 8 hash_bucket_size: 500 embedding_name: "item" }} }}
 feature_configs {{

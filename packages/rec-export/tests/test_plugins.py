@@ -56,6 +56,7 @@ def test_the_torchscript_exporter_conforms(project: dict[str, Path], tmp_path: P
     check_exporter("torchscript", str(project["config"]), str(tmp_path / "ts"), pq.read_table(project["data"]).slice(0, 100))
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch and TorchRec
 def test_a_third_party_exporter_plugs_in_through_its_distribution(project: dict[str, Path], tmp_path: Path) -> None:
     site = tmp_path / "site"
     (site / "frozen_exporter").mkdir(parents=True)
