@@ -80,12 +80,12 @@ def localize_assets(document: dict[str, Any], assets: list[str], out_dir: str) -
 
 def create_fg_json(pipeline_config_path: str, fg_output_dir: str, reserves: list[str], remove_bucketizer: bool) -> str:
     """Write `<fg_output_dir>/fg.json` (+ assets) for a pipeline config; returns the fg.json path."""
-    from rec_features.features import create_features
+    from rec_features.features import FG_NORMAL, create_features
     from rec_features.fg_json import create_fg_json as fg_document
 
     config = load_pipeline_config(pipeline_config_path)
-    data = config.data_config
-    features = create_features(config.feature_configs, data.fg_mode, data.fg_encoded_multival_sep)
+    # fg.json describes FG from raw inputs whatever mode the training data is in (as rec-fg create-json)
+    features = create_features(config.feature_configs, FG_NORMAL, config.data_config.fg_encoded_multival_sep)
     document = fg_document(features)
     if reserves:
         document["reserves"] = reserves
