@@ -138,3 +138,38 @@ def seq_project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     pq.write_table(generate_table(load_pipeline_config(str(config)), 300, seed=1), data)
     save_model_checkpoint(str(config), 5, seed=3)
     return {"root": root, "config": config, "data": data}
+
+
+MATCH_CONFIG = HEADER + """
+feature_configs {{ id_feature {{ feature_name: "user_id" expression: "user:user_id" embedding_dim: 8 hash_bucket_size: 200 }} }}
+feature_configs {{ raw_feature {{ feature_name: "age" expression: "user:age" boundaries: [18, 30, 50] embedding_dim: 8 }} }}
+feature_configs {{ id_feature {{ feature_name: "item_id" expression: "item:item_id" embedding_dim: 8 hash_bucket_size: 500 }} }}
+feature_configs {{ raw_feature {{ feature_name: "price" expression: "item:price" }} }}
+model_config {{
+  feature_groups {{ group_name: "user" feature_names: ["user_id", "age"] group_type: DEEP }}
+  feature_groups {{ group_name: "item" feature_names: ["item_id", "price"] group_type: DEEP }}
+  dssm {{
+    user_tower {{ input: "user" mlp {{ hidden_units: [16] }} }}
+    item_tower {{ input: "item" mlp {{ hidden_units: [16] }} }}
+    output_dim: 8
+    in_batch_negative: true
+  }}
+  losses {{ softmax_cross_entropy {{}} }}
+  metrics {{ recall_at_k {{ top_k: 1 }} }}
+}}
+"""
+
+
+@pytest.fixture(scope="session")
+def match_project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A two-tower DSSM, its data and a checkpoint."""
+    from rec_core.config import load_pipeline_config
+    from rec_data.synth import generate_table
+
+    root = tmp_path_factory.mktemp("match_project")
+    data = root / "rows.parquet"
+    config = root / "pipeline.config"
+    config.write_text(MATCH_CONFIG.format(data=data, model_dir=root / "model"))
+    pq.write_table(generate_table(load_pipeline_config(str(config)), 200, seed=1), data)
+    save_model_checkpoint(str(config), 5, seed=4)
+    return {"root": root, "config": config, "data": data}

@@ -5,16 +5,19 @@ checkpoint; quantize embeddings (QUANT_EMB / QUANT_EC_EMB); wrap the model for f
 inputs (tiled with INPUT_TILE); let the exporter write its files; add pipeline.config, fg.json,
 model_acc.json and the assets; load the result back and compare it with the checkpoint on real
 rows; then rename (local) or upload (remote, staged under LOCAL_CACHE_DIR) it into place.
+A match model exports its two towers, each a complete export: `user/` and `item/`.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -57,12 +60,24 @@ def read_sample(config: Any, parser: Any, rows: int) -> dict[str, torch.Tensor]:
     raise DataError("export reads a few rows to trace and check the model, and found none: " + "; ".join(errors or ["no input path is set"]))
 
 
-def _wrapper(model: torch.nn.Module, acc: AccConfig, features: list[Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The model behind its flat-input signature (quantized, tiled as asked), and what that added
-    to model_acc.json."""
+def _parts(model: torch.nn.Module) -> list[tuple[str, Callable[[torch.nn.Module], torch.nn.Module]]]:
+    """(subdirectory, flat-input wrapper) of each model an export holds: the model itself, or a
+    match model's user and item towers (`user/`, `item/`), each ready to embed for an index."""
+    from rec_models.match_model import MatchModel, MatchTowerWrapper
+    from rec_models.wrappers import ScriptWrapper
+
+    if isinstance(model, MatchModel):
+        return [(tower, functools.partial(MatchTowerWrapper, tower=tower)) for tower in ("user", "item")]
+    return [("", ScriptWrapper)]
+
+
+def _wrapper(
+    model: torch.nn.Module, make: Callable[[torch.nn.Module], torch.nn.Module], acc: AccConfig, features: list[Any]
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """`make(model)` with embeddings quantized and inputs tiled as asked, and what that adds to
+    model_acc.json."""
     from rec_export.quant import embedding_bytes, quantize_embeddings, row_alignment_for
     from rec_export.tile import TileWrapper
-    from rec_models.wrappers import ScriptWrapper
 
     model = copy.deepcopy(model)
     info: dict[str, Any] = {}
@@ -71,7 +86,7 @@ def _wrapper(model: torch.nn.Module, acc: AccConfig, features: list[Any]) -> tup
         n = quantize_embeddings(model, acc.quant_emb, acc.quant_ec_emb, info["QUANT_ROW_ALIGNMENT"])
         logger.info("quantized %d embedding collection(s): pooled %s, sequence %s", n, acc.quant_emb or "-", acc.quant_ec_emb or "-")
     info["EMBEDDING_BYTES"] = embedding_bytes(model)
-    wrapper: torch.nn.Module = ScriptWrapper(model)
+    wrapper = make(model)
     return (TileWrapper(wrapper, features) if acc.input_tile else wrapper), info
 
 
@@ -98,12 +113,10 @@ def _write_configs(config: Any, features: list[Any], out_dir: str, asset_files: 
         shutil.copyfile(path, target)
 
 
-def _verify(exporter: type[Exporter], out_dir: str, model: torch.nn.Module, sample: dict[str, torch.Tensor], exact: bool) -> float:
-    """Max difference between the export's and the checkpoint's predictions on the sample rows."""
-    from rec_models.wrappers import ScriptWrapper
-
+def _verify(exporter: type[Exporter], out_dir: str, reference: torch.nn.Module, sample: dict[str, torch.Tensor], exact: bool) -> float:
+    """Max difference between the export's predictions and the float32 `reference`'s on the sample rows."""
     with torch.no_grad():
-        expected = ScriptWrapper(model)(sample)
+        expected = reference(sample)
     got = exporter.open(out_dir)(sample)
     if set(got) != set(expected):
         raise RecError(f"the export predicts {sorted(got)}, the checkpoint {sorted(expected)}")
@@ -164,17 +177,21 @@ def export(
     model = load_checkpoint_model(config, path)
     _, parser = build_features(config, with_labels=False)
     sample = read_sample(config, parser, acc.max_export_batch_size)
-    wrapper, info = _wrapper(model, acc, parser.graph.emitted)
-    features = model.features
     staging = _staging_dir(export_dir)
     try:
-        extra = writer.export(ExportJob(wrapper, sample, acc, staging))
-        _write_configs(config, features, staging, asset_files or [])
-        with open(os.path.join(staging, MODEL_ACC), "w") as f:
-            json.dump({EXPORTER_KEY: name, **acc.to_json(), **info, **extra}, f, indent=1)
-        exact = not (acc.quant_emb or acc.quant_ec_emb)
-        diff = _verify(exporter_cls, staging, model, sample, exact)
-        logger.info("export checked on %d rows: max |export - checkpoint| = %.3g", sample_rows(sample), diff)
+        for sub, make in _parts(model):
+            out = os.path.join(staging, sub)
+            os.makedirs(out, exist_ok=True)
+            reference = make(model)
+            keep = set(getattr(reference, "input_keys", None) or [f.name for f in model.features])
+            features = [f for f in model.features if f.name in keep or f.stub_type]
+            wrapper, info = _wrapper(model, make, acc, [f for f in features if not f.stub_type])
+            extra = writer.export(ExportJob(wrapper, sample, acc, out))
+            _write_configs(config, features, out, asset_files or [])
+            with open(os.path.join(out, MODEL_ACC), "w") as f:
+                json.dump({EXPORTER_KEY: name, **acc.to_json(), **info, **extra}, f, indent=1)
+            diff = _verify(exporter_cls, out, reference, sample, exact=not (acc.quant_emb or acc.quant_ec_emb))
+            logger.info("export %schecked on %d rows: max |export - checkpoint| = %.3g", f"{sub}/ " if sub else "", sample_rows(sample), diff)
         _commit(staging, export_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
