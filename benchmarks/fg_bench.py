@@ -114,9 +114,9 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         from rec_features.parser import FeatureParser
 
         parser = FeatureParser(features)
-    table = pq.read_table(spec["path"], columns=graph.input_columns())
+    # one chunk, so every batch has batch_size rows (row groups would cut short ones)
+    table = pq.read_table(spec["path"], columns=graph.input_columns()).combine_chunks()
     batches = table.to_batches(max_chunksize=spec["batch_size"])[spec["part"] :: spec["parts"]]
-    batches = [pa.record_batch([c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in b.columns], names=b.schema.names) for b in batches]
     columns = [{n: b.column(i) for i, n in enumerate(b.schema.names)} for b in batches]
     rows = sum(b.num_rows for b in batches)
     graph.compute(columns[0], batches[0].num_rows)  # first-call set-up (plugin imports), not timed
