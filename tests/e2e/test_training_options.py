@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,8 @@ def test_training_options_work_together(tmp_path: Path, synth_data: dict[str, Pa
             "train_config.keep_checkpoint_max": 1,
             "train_config.is_profiling": True,
             "train_config.tensorboard_summaries": ["loss", "learning_rate", "parameter", "global_gradient_norm"],
+            "train_config.log_step_count_steps": 4,
+            "model_config.train_metrics": [{"auc": {}, "decay_step": 4}],
         },
     )
     result = rec("rec_dist.cli.train", "--pipeline_config_path", str(config))
@@ -39,3 +42,6 @@ def test_training_options_work_together(tmp_path: Path, synth_data: dict[str, Pa
     # the newest checkpoint plus the best one (protected from keep_checkpoint_max pruning)
     assert kept == sorted({best, results[-1]["global_step"]})
     assert list((model_dir / "train_eval_trace").iterdir()), "the profiler wrote a trace"
+    # the decayed train AUC is logged with the loss at every log step
+    train_aucs = [float(a) for a in re.findall(r"train step=\d+\S* loss=\S+ auc=([0-9.]+)", result.stderr)]
+    assert train_aucs and all(0.0 <= a <= 1.0 for a in train_aucs)

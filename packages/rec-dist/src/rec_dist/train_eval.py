@@ -89,6 +89,8 @@ class Trainer:
         barrier()
         self.latest = ckpt.agreed_latest(self.model_dir, self.rank) if args.continue_train else None
         model = build_model(config, features, device=torch.device("meta"))
+        # decayed train metrics (model_config.train_metrics) fed from each step's predictions
+        self.train_metric_model = model if len(getattr(model, "train_metrics", ())) else None
         self.wrapped = shard_model(
             TrainWrapper(model),
             self.device,
@@ -117,7 +119,13 @@ class Trainer:
 
     def _forward(self, batch: Any) -> Any:
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype is not None):
-            return self.wrapped(batch)
+            out = self.wrapped(batch)
+        if self.train_metric_model is not None and self.wrapped.training:
+            # here rather than inside the model: TorchRec's pipeline traces the model, and the
+            # metric updates are data-dependent Python
+            with torch.no_grad():
+                self.train_metric_model.update_train_metric(out[1][1], batch)
+        return out
 
     def restore(self) -> None:
         """Resume from the latest checkpoint (--continue_train) or warm-start (fine_tune_checkpoint)."""
@@ -172,7 +180,10 @@ class Trainer:
             self.summary.scalars({"global_gradient_norm": self.optimizer.grad_norm}, self.step)
         if "parameter" in self.summaries:
             self.summary.histograms(dict(self.wrapped.named_parameters()), self.step)
-        progress.update(rows, loss=total)
+        train_metrics = self.train_metric_model.compute_train_metric() if self.train_metric_model is not None else {}
+        if train_metrics:
+            self.summary.scalars({f"train/{k}": v for k, v in train_metrics.items()}, self.step)
+        progress.update(rows, loss=total, **train_metrics)
 
     def train(self) -> dict[str, float]:
         """Run every epoch/step of training; returns the last eval metrics."""
