@@ -36,6 +36,7 @@ from rec_core.batch import BASE_DATA_GROUP, Batch
 from rec_core.errors import ConfigError
 from rec_features.embedding import embedding_bag_configs, embedding_configs
 from rec_features.features.base import BaseFeature
+from rec_features.zch import is_zch
 from rec_models.modules import jagged
 from rec_models.modules.sequence import SequenceEncoder, create_sequence_encoder, encoder_config
 
@@ -168,6 +169,13 @@ class EmbeddingGroup(nn.Module):
         return names
 
     def _use(self, group: str, f: BaseFeature, suffix: str, wide: bool, unpooled: bool) -> None:
+        if is_zch(f):
+            # its FG output is raw 63-bit hashes: without the managed-collision remapping they
+            # would index far outside the table
+            raise ConfigError(
+                f"feature {f.name!r}.zch",
+                "zero-collision hashing is not yet supported in model embedding tables; use hash_bucket_size",
+            )
         table_suffix = ("_wide" if wide else "") + (f"_{suffix}" if suffix else "")
         self._uses[(group, f.name, unpooled)] = _Use(f, f"{f.embedding_name}{table_suffix}", table_suffix, wide, unpooled)
 
