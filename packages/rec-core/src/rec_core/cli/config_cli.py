@@ -1,4 +1,4 @@
-"""`rec-config`: validate, show and edit pipeline configs from the command line.
+"""`rec-config`: validate, show and edit pipeline configs, and list installed plugins.
 
 Imports stay light (protobuf and fsspec only, never torch) so the tool starts fast.
 """
@@ -16,6 +16,7 @@ from google.protobuf import json_format, text_format
 from rec_core.config import edit_config, load_pipeline_config, save_message
 from rec_core.config_check import check_pipeline_config
 from rec_core.errors import ConfigError, RecError
+from rec_core.registry import GROUPS, registry
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 2
@@ -37,10 +38,34 @@ def _parser() -> argparse.ArgumentParser:
     edit.add_argument("--pipeline_config_path", required=True)
     edit.add_argument("--edit_config_json", required=True, help='JSON object, e.g. \'{"data_config.batch_size": 256}\'')
     edit.add_argument("--output", help="write the edited config here (atomically) instead of stdout")
+
+    plugins = sub.add_parser("plugins", help="list installed plugins by entry-point group (imports none of them)")
+    plugins.add_argument("--group", choices=GROUPS, action="append", help="only this group (repeatable)")
+    plugins.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
+def _list_plugins(groups: list[str], fmt: str) -> None:
+    """Print each group's plugins with the distribution and version providing them."""
+    found = {g: [registry(g).describe(name) for name in registry(g).names()] for g in groups}
+    if fmt == "json":
+        rows = {g: [{"name": i.name, "distribution": i.distribution, "version": i.version, "object": i.object_path}
+                    for i in infos] for g, infos in found.items()}
+        print(json.dumps(rows, indent=2))
+        return
+    for group, infos in found.items():
+        print(f"{group}:")
+        width = max((len(i.name) for i in infos), default=0)
+        for i in infos:
+            print(f"  {i.name:<{width}}  {i.distribution} {i.version}  ({i.object_path})")
+        if not infos:
+            print("  (none)")
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "plugins":
+        _list_plugins(args.group or list(GROUPS), args.format)
+        return EXIT_OK
     path = args.pipeline_config_path
     config = load_pipeline_config(path)
     if args.command == "validate":
