@@ -1,6 +1,6 @@
 """examples/zoo/tdm.config run as a user would: synthetic click logs, the tree tables from
 examples/zoo/make_tdm_tree.py, `rec-train` for a few steps with the tdm_sampler, then
-`rec-eval` of the checkpoint."""
+`rec-eval` of the checkpoint; the node scorer exported predicts as the checkpoint."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -79,7 +81,8 @@ def test_tree_tables_agree_and_cover_every_click(tree: dict[str, object]) -> Non
         assert set(clicks["item_id"].to_pylist()) <= set(leaves)
 
 
-def test_train_and_eval_with_the_tdm_sampler(tree: dict[str, object], tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def trained(tree: dict[str, object]) -> Path:
     tables = tree["tmp"]
     assert isinstance(tables, Path) and isinstance(tree["levels"], int)
     edits = {
@@ -89,22 +92,49 @@ def test_train_and_eval_with_the_tdm_sampler(tree: dict[str, object], tmp_path: 
         "data_config.tdm_sampler.predict_edge_input_path": str(tables / "tree/predict_edge_table.txt"),
         "data_config.tdm_sampler.layer_num_sample": [0] + [1] * (tree["levels"] - 1),
     }
-    model_dir = tmp_path / "model"
+    model_dir = tables / "model"
     trained = rec(
         "rec_dist.cli.train", "--pipeline_config_path", str(CONFIG), "--edit_config_json", json.dumps(edits),
         "--model_dir", str(model_dir), "--train_input_path", str(tree["train"]), "--eval_input_path", str(tree["eval"]),
     )
     assert trained.returncode == 0, trained.stderr[-4000:]
-    during = [json.loads(line) for line in (model_dir / "train_eval_result_v2.txt").read_text().splitlines()]
+    return model_dir
+
+
+def test_train_and_eval_with_the_tdm_sampler(tree: dict[str, object], trained: Path) -> None:
+    during = [json.loads(line) for line in (trained / "train_eval_result_v2.txt").read_text().splitlines()]
     assert during[-1]["global_step"] == STEPS
     # nodes on the path to the click against nodes drawn off it: well above chance after a few steps
     assert during[-1]["auc"] > 0.6
     evaluated = rec(
-        "rec_dist.cli.eval", "--pipeline_config_path", str(model_dir / "pipeline.config"), "--eval_input_path", str(tree["eval"])
+        "rec_dist.cli.eval", "--pipeline_config_path", str(trained / "pipeline.config"), "--eval_input_path", str(tree["eval"])
     )
     assert evaluated.returncode == 0, evaluated.stderr[-4000:]
-    result = json.loads((model_dir / "eval_result.txt").read_text().splitlines()[-1])
+    result = json.loads((trained / "eval_result.txt").read_text().splitlines()[-1])
     assert set(result) == {"global_step", "auc", "softmax_cross_entropy"}
-    # the eval sampler keeps every level and draws from its own seed: the same rows as during training
+    # the eval sampler keeps every level and is seeded alike in both runs: the same expanded rows
     for key, value in during[-1].items():
         assert result[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+
+
+def test_exported_scorer_predicts_as_the_checkpoint(tree: dict[str, object], trained: Path) -> None:
+    tmp, config = trained.parent, str(trained / "pipeline.config")
+    export_dir = tmp / "export"
+    # QUANT_EMB=0: pooled tables stay float32 (INT8 by default), so the two agree to float precision
+    exported = run(
+        [sys.executable, "-m", "rec_export.cli", "--pipeline_config_path", config, "--export_dir", str(export_dir)],
+        env={"QUANT_EMB": "0"},
+    )
+    assert exported.returncode == 0, exported.stderr[-4000:]
+    # prediction scores the rows as given (no sampler): here each user against its clicked leaf
+    rows = pq.read_table(tree["eval"]).slice(0, 200)
+    unlabeled = tmp / "unlabeled.parquet"
+    pq.write_table(rows.drop(["clk"]).append_column("row_id", pa.array(range(rows.num_rows))), unlabeled)
+    common = ["--predict_input_path", str(unlabeled), "--reserved_columns", "row_id"]
+    by_export = rec("rec_dist.cli.predict", "--scripted_model_path", str(export_dir), "--predict_output_path", str(tmp / "p_export"), *common)
+    assert by_export.returncode == 0, by_export.stderr[-4000:]
+    by_ckpt = rec("rec_dist.cli.predict", "--pipeline_config_path", config, "--predict_output_path", str(tmp / "p_ckpt"), *common)
+    assert by_ckpt.returncode == 0, by_ckpt.stderr[-4000:]
+    a, b = pq.read_table(tmp / "p_export/part-0.parquet"), pq.read_table(tmp / "p_ckpt/part-0.parquet")
+    assert a["row_id"].to_pylist() == b["row_id"].to_pylist() == list(range(rows.num_rows))
+    assert np.abs(a["probs1"].to_numpy() - b["probs1"].to_numpy()).max() <= 1e-5
