@@ -29,6 +29,16 @@ feature_configs { raw_feature { feature_name: "price" expression: "item:price" }
 feature_configs { raw_feature { feature_name: "emb" expression: "item:emb" value_dim: 3 } }
 """
 
+# elements of several ids each: the flat input carries .lengths (elements) and .key_lengths
+MULVAL_CONFIG = """
+data_config { batch_size: 8 fg_mode: FG_NORMAL label_fields: "clk" }
+feature_configs { id_feature { feature_name: "item_id" expression: "item:item_id" embedding_dim: 4 hash_bucket_size: 50 } }
+feature_configs {
+  sequence_id_feature { feature_name: "tags" expression: "user:tags" sequence_length: 4 value_dim: 0 embedding_dim: 4 hash_bucket_size: 50 }
+}
+"""
+GENERATED = {"weighted": WEIGHTED_CONFIG, "mulval": MULVAL_CONFIG}
+
 
 def _parser_and_rows(config_path: Path, rows: pa.Table) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     config = load_pipeline_config(str(config_path))
@@ -37,14 +47,17 @@ def _parser_and_rows(config_path: Path, rows: pa.Table) -> tuple[dict[str, torch
     return parser.to_batch(values, rows.num_rows).to_dict(), pack(parser.graph.emitted, values)
 
 
-@pytest.mark.parametrize("which", ["project", "seq_project", "weighted"])
+@pytest.mark.parametrize("which", ["project", "seq_project", "weighted", "mulval"])
 def test_packed_inputs_equal_the_parsers(which: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    if which == "weighted":
+    if which in GENERATED:
         from rec_data.synth import generate_table
 
-        config_path = tmp_path / "weighted.config"
-        config_path.write_text(WEIGHTED_CONFIG)
-        rows = generate_table(load_pipeline_config(str(config_path)), 40, seed=3)
+        config_path = tmp_path / f"{which}.config"
+        config_path.write_text(GENERATED[which])
+        if which == "mulval":  # elements of 2, 1 and 3 ids
+            rows = pa.table({"item_id": ["x", "y", "z"], "tags": ["a\x1db;c", "e", "d\x1de\x1df"], "clk": [0, 1, 0]})
+        else:
+            rows = generate_table(load_pipeline_config(str(config_path)), 40, seed=3)
     else:
         project = request.getfixturevalue(which)
         config_path, rows = project["config"], pq.read_table(project["data"]).slice(0, 40)
@@ -55,6 +68,8 @@ def test_packed_inputs_equal_the_parsers(which: str, request: pytest.FixtureRequ
         torch.testing.assert_close(got[key], expected[key], rtol=0, atol=0)
     if which == "weighted":
         assert "tags.weights" in got and "item_id.weights" in got
+    if which == "mulval":
+        assert got["tags.lengths"].tolist() == [2, 1, 1] and got["tags.key_lengths"].tolist() == [2, 1, 1, 3]
 
 
 @pytest.fixture(scope="module")

@@ -50,8 +50,9 @@ def pack_feature(feature: BaseFeature, value: FeatureValues, weights: bool) -> d
         if weights:
             w = value.weights if value.weights is not None else np.ones(len(value.values), np.float32)
             out[f"{name}.weights"] = _rows(w, np.float32)
-        if feature.is_multi_value_sequence:
+        if feature.is_multi_value_sequence:  # as Batch.to_dict: elements per row, ids per element
             assert isinstance(value, SequenceSparseValues)
+            out[f"{name}.lengths"] = _rows(value.seq_lengths, np.int32)
             out[f"{name}.key_lengths"] = _rows(value.key_lengths, np.int32)
         return out
     if isinstance(value, SequenceDenseValues):

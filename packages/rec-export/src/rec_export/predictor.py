@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import torch
 
 from rec_core.errors import DataError
 from rec_export.packing import pack, pack_feature
@@ -67,12 +68,9 @@ class Predictor:
         known = set(self.input_columns)
         return [n for n in names if n not in known]
 
-    def predict(self, rows: Rows, user: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
-        """Predictions (e.g. `probs`, `logits`) for the rows; `user` holds columns shared by every row.
-
-        With `user`, its columns join every row for FG; an INPUT_TILE export then receives the
-        user features once instead of once per row.
-        """
+    def model_inputs(self, rows: Rows, user: Mapping[str, Any] | None = None) -> dict[str, torch.Tensor]:
+        """The flat tensors the exported model receives for the rows (FG applied): the same
+        `feature.values` / `.lengths` / dense values a training batch's `Batch.to_dict()` holds."""
         table = to_table(rows)
         if table.num_rows == 0:
             raise DataError("no rows to score")
@@ -91,7 +89,15 @@ class Predictor:
             weights = any(k.endswith(".weights") for k in inputs)
             for f in self._user:
                 inputs.update(pack_feature(f, user_values[f.name], weights))
-        out = self._model(inputs)
+        return inputs
+
+    def predict(self, rows: Rows, user: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+        """Predictions (e.g. `probs`, `logits`) for the rows; `user` holds columns shared by every row.
+
+        With `user`, its columns join every row for FG; an INPUT_TILE export then receives the
+        user features once instead of once per row.
+        """
+        out = self._model(self.model_inputs(rows, user))
         return {k: v.detach().cpu().numpy() for k, v in out.items()}
 
     def predict_parquet(self, path: str, batch_size: int = 8192) -> dict[str, np.ndarray]:
