@@ -84,7 +84,7 @@ def test_loss_falls_and_every_parameter_learns(tmp_path: Path) -> None:
         first = first if first is not None else float(loss.detach())
         assert all(p.grad is not None for p in model.parameters())
         optimizer.step()
-    assert float(wrapper(batch)[0]) < 0.5 * first
+    assert float(wrapper(batch)[0].detach()) < 0.5 * first
 
 
 def test_scripted_and_traced_forms_agree_with_eager(tmp_path: Path) -> None:
