@@ -20,11 +20,11 @@ from rec_core.errors import ConfigError
 from rec_features.features.base import BaseFeature
 from rec_models.embedding_group import DEEP, WIDE, EmbeddingGroup
 from rec_models.losses import create_loss, weighted_mean
-from rec_models.metrics import GROUPED, PROBS, create_metric, create_train_metric, metric_input_kind
+from rec_models.metrics import create_metric, create_train_metric
 from rec_models.model import BaseModel
 from rec_models.modules.task_tower import TaskTower
 from rec_models.modules.variational_dropout import attach_variational_dropout, variational_dropout_losses
-from rec_models.rank_model import _group_ids, _prediction_key
+from rec_models.rank_model import feed_metric, group_ids, prediction_key
 
 
 @dataclass
@@ -132,7 +132,7 @@ class MultiTaskRank(BaseModel):
             label=label,
             num_class=num_class,
             weight=float(cfg.weight),
-            regression=all(_prediction_key(self.loss_modules[k]) == "y" for k in loss_keys),
+            regression=all(prediction_key(self.loss_modules[k]) == "y" for k in loss_keys),
             losses=loss_keys,
             metrics=metric_keys,
             train_metrics=train_metric_keys,
@@ -224,9 +224,9 @@ class MultiTaskRank(BaseModel):
             s = f"_{task.name}"
             for key in task.losses:
                 module = self.loss_modules[key]
-                pred = predictions[_prediction_key(module) + s]
+                pred = predictions[prediction_key(module) + s]
                 if getattr(module, "extra_input", None) == "group":
-                    per_sample = module(pred, label, _group_ids(batch, module.grouping_key))
+                    per_sample = module(pred, label, group_ids(batch, module.grouping_key))
                 else:
                     per_sample = module(pred, label)
                 out[key] = weighted_mean(per_sample, weights) * task.weight
@@ -251,19 +251,9 @@ class MultiTaskRank(BaseModel):
 
     def _update(self, keys: str, metrics: nn.ModuleDict, predictions: dict[str, torch.Tensor], batch: Batch) -> None:
         for task in self.tasks:
-            label = batch.labels[task.label]
-            target = label.float() if task.regression else label.long()
+            label, score = batch.labels[task.label], self._score(task, predictions)
             for key in getattr(task, keys):
-                metric = metrics[key]
-                kind = metric_input_kind(metric, task.num_class)
-                if kind == PROBS:
-                    metric.update(predictions[f"probs_{task.name}"].detach(), label.long())
-                    continue
-                score = self._score(task, predictions).detach()
-                if kind == GROUPED:
-                    metric.update(score, target, _group_ids(batch, metric.grouping_key))
-                else:
-                    metric.update(score, target)
+                feed_metric(metrics[key], task.num_class, task.regression, predictions, f"probs_{task.name}", score, label, batch)
 
     def update_metric(
         self, predictions: dict[str, torch.Tensor], batch: Batch, losses: dict[str, torch.Tensor] | None = None

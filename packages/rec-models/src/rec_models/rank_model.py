@@ -53,7 +53,7 @@ class RankModel(BaseModel):
             self.loss_modules[name] = module
         if not self.loss_modules:
             raise ConfigError("model_config.losses", "no loss is configured (e.g. losses { binary_cross_entropy {} })")
-        self._regression = all(_prediction_key(m) == "y" for m in self.loss_modules.values())
+        self._regression = all(prediction_key(m) == "y" for m in self.loss_modules.values())
         for i, metric_cfg in enumerate(model_config.metrics):
             name, metric = create_metric(metric_cfg, self.num_class)
             self._check_grouping_key(metric, f"model_config.metrics[{i}].{name}.grouping_key")
@@ -127,9 +127,9 @@ class RankModel(BaseModel):
         weights = self.sample_weight(batch)
         out = {}
         for name, module in self.loss_modules.items():
-            pred = predictions[_prediction_key(module) + suffix]
+            pred = predictions[prediction_key(module) + suffix]
             if getattr(module, "extra_input", None) == "group":
-                per_sample = module(pred, label, _group_ids(batch, module.grouping_key))
+                per_sample = module(pred, label, group_ids(batch, module.grouping_key))
             else:
                 per_sample = module(pred, label)
             out[name + suffix] = weighted_mean(per_sample, weights)
@@ -141,17 +141,9 @@ class RankModel(BaseModel):
         self, metrics: nn.ModuleDict, predictions: dict[str, torch.Tensor], batch: Batch, suffix: str = ""
     ) -> None:
         label = batch.labels[self.labels[0]]
-        target = label.float() if self._regression else label.long()
+        score = self._score(predictions, suffix)
         for metric in metrics.values():
-            kind = metric_input_kind(metric, self.num_class)
-            if kind == PROBS:
-                metric.update(predictions["probs" + suffix].detach(), label.long())
-                continue
-            score = self._score(predictions, suffix).detach()
-            if kind == GROUPED:
-                metric.update(score, target, _group_ids(batch, metric.grouping_key))
-            else:
-                metric.update(score, target)
+            feed_metric(metric, self.num_class, self._regression, predictions, "probs" + suffix, score, label, batch)
 
     def update_metric(
         self, predictions: dict[str, torch.Tensor], batch: Batch, losses: dict[str, torch.Tensor] | None = None
@@ -169,11 +161,33 @@ class RankModel(BaseModel):
         return {name: float(metric.compute()) for name, metric in self.train_metrics.items()}
 
 
-def _prediction_key(loss: nn.Module) -> str:
+def feed_metric(
+    metric: nn.Module,
+    num_class: int,
+    regression: bool,
+    predictions: dict[str, torch.Tensor],
+    probs_key: str,
+    score: torch.Tensor,
+    label: torch.Tensor,
+    batch: Batch,
+) -> None:
+    """Update one metric with the input its kind takes: class probabilities, or the score (and group ids)."""
+    kind = metric_input_kind(metric, num_class)
+    if kind == PROBS:
+        metric.update(predictions[probs_key].detach(), label.long())
+        return
+    target = label.float() if regression else label.long()
+    if kind == GROUPED:
+        metric.update(score.detach(), target, group_ids(batch, metric.grouping_key))
+    else:
+        metric.update(score.detach(), target)
+
+
+def prediction_key(loss: nn.Module) -> str:
     return getattr(loss, "prediction_key", "logits")
 
 
-def _group_ids(batch: Batch, key: str) -> torch.Tensor:
+def group_ids(batch: Batch, key: str) -> torch.Tensor:
     """First id of sparse feature `key` per row (-1 when the row has none).
 
     Branch-free, so TorchRec's train pipeline can trace a loss that reads it (JRC).

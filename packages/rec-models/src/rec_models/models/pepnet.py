@@ -18,7 +18,7 @@ from rec_core.errors import ConfigError
 from rec_models.modules.pepnet import EPNet, PPNet
 from rec_models.modules.task_tower import TaskTower
 from rec_models.multi_task_rank import MultiTaskRank
-from rec_models.rank_model import _group_ids
+from rec_models.rank_model import group_ids
 
 
 class PEPNet(MultiTaskRank):
@@ -60,7 +60,7 @@ class PEPNet(MultiTaskRank):
         task_inputs = self.ppnet(self.epnet(main, groups["domain"]), groups["uia"])
         outputs = [tower(task_inputs[i]) for i, tower in enumerate(self.towers)]
         if self.num_domains > 1:
-            domain = _group_ids(batch, self.domain_input_name).clamp(0, self.num_domains - 1)
+            domain = group_ids(batch, self.domain_input_name).clamp(0, self.num_domains - 1)
             outputs = [self._select(out, domain, task.num_class) for out, task in zip(outputs, self.tasks)]
         return self.to_predictions(outputs)
 
