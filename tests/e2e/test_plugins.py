@@ -54,7 +54,7 @@ def _plugin_config(path: Path, train: Path, evals: Path, model_dir: Path) -> Pat
     del model.feature_groups[:]
     model.feature_groups.add(group_name="wide", feature_names=sparse, group_type=model_pb2.WIDE)
     model.feature_groups.add(group_name="fm", feature_names=sparse, group_type=model_pb2.DEEP)
-    model.sid_rqvae.SetInParent()  # the slot rec-plugin-model's FMRanker is registered under
+    model.custom_model.model_class = "FMRanker"  # rec-plugin-model's rec.models entry point
     save_message(config, str(path))
     return path
 
@@ -63,7 +63,7 @@ def test_one_pipeline_uses_the_four_plugins(tmp_path: Path, synth_data: dict[str
     listing = rec("rec_core.cli.config_cli", "plugins")
     assert listing.returncode == 0, listing.stderr
     listed = {tuple(line.split()[:3]) for line in listing.stdout.splitlines()}
-    for plugin in [("JsonLinesReader", "rec-plugin-jsonl"), ("SidRqvae", "rec-plugin-model"),
+    for plugin in [("JsonLinesReader", "rec-plugin-jsonl"), ("FMRanker", "rec-plugin-model"),
                    ("custom_feature.Clip", "rec-plugin-featureop"), ("checksummed", "rec-plugin-exporter")]:
         assert (*plugin, "0.1.0") in listed, listing.stdout
     train = _to_jsonl(synth_data["train"], tmp_path / "train.jsonl")
@@ -100,8 +100,8 @@ def test_one_pipeline_uses_the_four_plugins(tmp_path: Path, synth_data: dict[str
 @pytest.mark.parametrize(
     ("module", "args", "installed"),
     [
-        # sid_rqkmeans: a TorchEasyRec model that neither rec nor the plugins provide
-        ("rec_dist.cli.train", [], r"unknown rec.models plugin 'SidRqkmeans'; installed: .*DeepFM.*SidRqvae"),
+        # a custom model no installed package provides
+        ("rec_dist.cli.train", [], r"unknown rec.models plugin 'NoSuchModel'; installed: .*DeepFM.*FMRanker"),
         ("rec_export.cli", ["--exporter", "onnx"], r"unknown rec.exporters plugin 'onnx'; installed: .*checksummed.*torchscript"),
     ],
 )
@@ -109,7 +109,7 @@ def test_an_unknown_plugin_name_lists_the_installed_ones(tmp_path: Path, module:
     config = load_pipeline_config(str(QUICKSTART))
     edit_config(config, {"model_dir": str(tmp_path / "model")})
     if module == "rec_dist.cli.train":
-        config.model_config.sid_rqkmeans.SetInParent()
+        config.model_config.custom_model.model_class = "NoSuchModel"
     else:
         args = [*args, "--export_dir", str(tmp_path / "x")]
     save_message(config, str(tmp_path / "p.config"))

@@ -84,6 +84,7 @@ def test_model_config_oneof_numbers_follow_torcheasyrec() -> None:
         "simple_multi_task": 200, "mmoe": 201, "dbmtl": 202, "ple": 203, "dc2vr": 204, "dlrm_hstu": 205,
         "pepnet": 206, "ultra_hstu": 207, "dssm": 301, "dssm_v2": 302, "dat": 303, "hstu_match": 304,
         "mind": 305, "tdm": 400, "rocket_launching": 500, "sid_rqvae": 600, "sid_rqkmeans": 601,
+        "custom_model": 1000,  # rec's own: third-party models, far from TorchEasyRec's numbers
     }  # fmt: skip
     assert _numbers(model_pb2.ModelConfig, "model") == expected
     plain = _numbers(model_pb2.ModelConfig)

@@ -342,6 +342,10 @@ class TestConfigErrors:
         with pytest.raises(PluginError, match="binary_focal_loss.*installed: binary_cross_entropy"):
             build(write_config(tmp_path, MODELS["multi_tower"], "losses { binary_focal_loss { gamma: 2 alpha: 0.5 } }"))
 
+    def test_custom_model_needs_a_class_name(self, tmp_path: Path) -> None:
+        body = MODELS["multi_tower"].split("multi_tower {")[0] + "custom_model { }"
+        self.expect(tmp_path, body, r"model_config.custom_model.model_class")
+
     def test_bad_activation(self, tmp_path: Path) -> None:
         body = MODELS["wide_and_deep_plain"].replace("nn.LeakyReLU(0.1)", "nn.Swooosh")
         self.expect(tmp_path, body, "unknown activation 'nn.Swooosh'")

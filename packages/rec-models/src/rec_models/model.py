@@ -77,9 +77,16 @@ def create_model(
     sample_weights: Sequence[str] = (),
     device: torch.device | None = None,
 ) -> BaseModel:
-    """Build the model named by the ModelConfig oneof, looked up in `rec.models` by message name."""
+    """Build the model the ModelConfig oneof names, looked up in `rec.models` by its message name, or
+    by `custom_model.model_class` for a third-party model."""
     kind = model_config.WhichOneof("model")
     if kind is None:
         raise ConfigError("model_config", f"no model is set; installed models: {registry('rec.models').names()}")
-    cls = registry("rec.models").get(type(getattr(model_config, kind)).DESCRIPTOR.name)
+    if kind == "custom_model":
+        name = model_config.custom_model.model_class
+        if not name:
+            raise ConfigError("model_config.custom_model.model_class", "name the model's `rec.models` entry point")
+    else:
+        name = type(getattr(model_config, kind)).DESCRIPTOR.name
+    cls = registry("rec.models").get(name)
     return cls(model_config, features, labels, sample_weights, device=device)

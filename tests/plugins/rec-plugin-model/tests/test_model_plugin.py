@@ -28,7 +28,7 @@ feature_configs { id_feature { feature_name: "genre" expression: "item:genre" em
 model_config {
   feature_groups { group_name: "wide" feature_names: ["user_id", "item_id"] group_type: WIDE }
   feature_groups { group_name: "fm" feature_names: ["user_id", "item_id"] group_type: DEEP }
-  sid_rqvae {}
+  custom_model { model_class: "FMRanker" }
   metrics { auc {} }
   losses { binary_cross_entropy {} }
 }
@@ -54,7 +54,7 @@ def _rows(seed: int = 0) -> pa.RecordBatch:
 
 
 def test_the_config_slot_picks_the_plugin_from_its_distribution(tmp_path: Path) -> None:
-    info = registry("rec.models").describe("SidRqvae")
+    info = registry("rec.models").describe("FMRanker")
     assert (info.distribution, info.object_path) == ("rec-plugin-model", "rec_plugin_model:FMRanker")
     model, _ = _build(tmp_path)
     assert isinstance(model, FMRanker)

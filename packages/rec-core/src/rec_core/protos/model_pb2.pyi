@@ -1,3 +1,4 @@
+from google.protobuf import struct_pb2 as _struct_pb2
 from rec_core.protos.models import rank_model_pb2 as _rank_model_pb2
 from rec_core.protos.models import multi_task_rank_pb2 as _multi_task_rank_pb2
 from rec_core.protos.models import match_model_pb2 as _match_model_pb2
@@ -62,8 +63,16 @@ class FeatureGroupConfig(_message.Message):
     embedding_name_suffix: str
     def __init__(self, group_name: _Optional[str] = ..., feature_names: _Optional[_Iterable[str]] = ..., group_type: _Optional[_Union[FeatureGroupType, str]] = ..., sequence_groups: _Optional[_Iterable[_Union[SeqGroupConfig, _Mapping]]] = ..., sequence_encoders: _Optional[_Iterable[_Union[_seq_encoder_pb2.SeqEncoderConfig, _Mapping]]] = ..., embedding_name_suffix: _Optional[str] = ...) -> None: ...
 
+class CustomModel(_message.Message):
+    __slots__ = ("model_class", "config")
+    MODEL_CLASS_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    model_class: str
+    config: _struct_pb2.Struct
+    def __init__(self, model_class: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
 class ModelConfig(_message.Message):
-    __slots__ = ("feature_groups", "dlrm", "deepfm", "multi_tower", "multi_tower_din", "mask_net", "wide_and_deep", "dcn_v1", "dcn_v2", "xdeepfm", "wukong", "simple_multi_task", "mmoe", "dbmtl", "ple", "dc2vr", "dlrm_hstu", "pepnet", "ultra_hstu", "dssm", "dssm_v2", "dat", "hstu_match", "mind", "tdm", "rocket_launching", "sid_rqvae", "sid_rqkmeans", "num_class", "losses", "metrics", "train_metrics", "variational_dropout", "kernel", "use_pareto_loss_weight")
+    __slots__ = ("feature_groups", "dlrm", "deepfm", "multi_tower", "multi_tower_din", "mask_net", "wide_and_deep", "dcn_v1", "dcn_v2", "xdeepfm", "wukong", "simple_multi_task", "mmoe", "dbmtl", "ple", "dc2vr", "dlrm_hstu", "pepnet", "ultra_hstu", "dssm", "dssm_v2", "dat", "hstu_match", "mind", "tdm", "rocket_launching", "sid_rqvae", "sid_rqkmeans", "custom_model", "num_class", "losses", "metrics", "train_metrics", "variational_dropout", "kernel", "use_pareto_loss_weight")
     FEATURE_GROUPS_FIELD_NUMBER: _ClassVar[int]
     DLRM_FIELD_NUMBER: _ClassVar[int]
     DEEPFM_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +101,7 @@ class ModelConfig(_message.Message):
     ROCKET_LAUNCHING_FIELD_NUMBER: _ClassVar[int]
     SID_RQVAE_FIELD_NUMBER: _ClassVar[int]
     SID_RQKMEANS_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_MODEL_FIELD_NUMBER: _ClassVar[int]
     NUM_CLASS_FIELD_NUMBER: _ClassVar[int]
     LOSSES_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
@@ -127,6 +137,7 @@ class ModelConfig(_message.Message):
     rocket_launching: _general_rank_model_pb2.RocketLaunching
     sid_rqvae: _sid_model_pb2.SidRqvae
     sid_rqkmeans: _sid_model_pb2.SidRqkmeans
+    custom_model: CustomModel
     num_class: int
     losses: _containers.RepeatedCompositeFieldContainer[_loss_pb2.LossConfig]
     metrics: _containers.RepeatedCompositeFieldContainer[_metric_pb2.MetricConfig]
@@ -134,4 +145,4 @@ class ModelConfig(_message.Message):
     variational_dropout: _module_pb2.VariationalDropout
     kernel: Kernel
     use_pareto_loss_weight: bool
-    def __init__(self, feature_groups: _Optional[_Iterable[_Union[FeatureGroupConfig, _Mapping]]] = ..., dlrm: _Optional[_Union[_rank_model_pb2.DLRM, _Mapping]] = ..., deepfm: _Optional[_Union[_rank_model_pb2.DeepFM, _Mapping]] = ..., multi_tower: _Optional[_Union[_rank_model_pb2.MultiTower, _Mapping]] = ..., multi_tower_din: _Optional[_Union[_rank_model_pb2.MultiTowerDIN, _Mapping]] = ..., mask_net: _Optional[_Union[_rank_model_pb2.MaskNet, _Mapping]] = ..., wide_and_deep: _Optional[_Union[_rank_model_pb2.WideAndDeep, _Mapping]] = ..., dcn_v1: _Optional[_Union[_rank_model_pb2.DCNV1, _Mapping]] = ..., dcn_v2: _Optional[_Union[_rank_model_pb2.DCNV2, _Mapping]] = ..., xdeepfm: _Optional[_Union[_rank_model_pb2.xDeepFM, _Mapping]] = ..., wukong: _Optional[_Union[_rank_model_pb2.WuKong, _Mapping]] = ..., simple_multi_task: _Optional[_Union[_multi_task_rank_pb2.SimpleMultiTask, _Mapping]] = ..., mmoe: _Optional[_Union[_multi_task_rank_pb2.MMoE, _Mapping]] = ..., dbmtl: _Optional[_Union[_multi_task_rank_pb2.DBMTL, _Mapping]] = ..., ple: _Optional[_Union[_multi_task_rank_pb2.PLE, _Mapping]] = ..., dc2vr: _Optional[_Union[_multi_task_rank_pb2.DC2VR, _Mapping]] = ..., dlrm_hstu: _Optional[_Union[_multi_task_rank_pb2.DlrmHSTU, _Mapping]] = ..., pepnet: _Optional[_Union[_multi_task_rank_pb2.PEPNet, _Mapping]] = ..., ultra_hstu: _Optional[_Union[_multi_task_rank_pb2.UltraHSTU, _Mapping]] = ..., dssm: _Optional[_Union[_match_model_pb2.DSSM, _Mapping]] = ..., dssm_v2: _Optional[_Union[_match_model_pb2.DSSMV2, _Mapping]] = ..., dat: _Optional[_Union[_match_model_pb2.DAT, _Mapping]] = ..., hstu_match: _Optional[_Union[_match_model_pb2.HSTUMatch, _Mapping]] = ..., mind: _Optional[_Union[_match_model_pb2.MIND, _Mapping]] = ..., tdm: _Optional[_Union[_match_model_pb2.TDM, _Mapping]] = ..., rocket_launching: _Optional[_Union[_general_rank_model_pb2.RocketLaunching, _Mapping]] = ..., sid_rqvae: _Optional[_Union[_sid_model_pb2.SidRqvae, _Mapping]] = ..., sid_rqkmeans: _Optional[_Union[_sid_model_pb2.SidRqkmeans, _Mapping]] = ..., num_class: _Optional[int] = ..., losses: _Optional[_Iterable[_Union[_loss_pb2.LossConfig, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[_metric_pb2.MetricConfig, _Mapping]]] = ..., train_metrics: _Optional[_Iterable[_Union[_metric_pb2.TrainMetricConfig, _Mapping]]] = ..., variational_dropout: _Optional[_Union[_module_pb2.VariationalDropout, _Mapping]] = ..., kernel: _Optional[_Union[Kernel, str]] = ..., use_pareto_loss_weight: _Optional[bool] = ...) -> None: ...
+    def __init__(self, feature_groups: _Optional[_Iterable[_Union[FeatureGroupConfig, _Mapping]]] = ..., dlrm: _Optional[_Union[_rank_model_pb2.DLRM, _Mapping]] = ..., deepfm: _Optional[_Union[_rank_model_pb2.DeepFM, _Mapping]] = ..., multi_tower: _Optional[_Union[_rank_model_pb2.MultiTower, _Mapping]] = ..., multi_tower_din: _Optional[_Union[_rank_model_pb2.MultiTowerDIN, _Mapping]] = ..., mask_net: _Optional[_Union[_rank_model_pb2.MaskNet, _Mapping]] = ..., wide_and_deep: _Optional[_Union[_rank_model_pb2.WideAndDeep, _Mapping]] = ..., dcn_v1: _Optional[_Union[_rank_model_pb2.DCNV1, _Mapping]] = ..., dcn_v2: _Optional[_Union[_rank_model_pb2.DCNV2, _Mapping]] = ..., xdeepfm: _Optional[_Union[_rank_model_pb2.xDeepFM, _Mapping]] = ..., wukong: _Optional[_Union[_rank_model_pb2.WuKong, _Mapping]] = ..., simple_multi_task: _Optional[_Union[_multi_task_rank_pb2.SimpleMultiTask, _Mapping]] = ..., mmoe: _Optional[_Union[_multi_task_rank_pb2.MMoE, _Mapping]] = ..., dbmtl: _Optional[_Union[_multi_task_rank_pb2.DBMTL, _Mapping]] = ..., ple: _Optional[_Union[_multi_task_rank_pb2.PLE, _Mapping]] = ..., dc2vr: _Optional[_Union[_multi_task_rank_pb2.DC2VR, _Mapping]] = ..., dlrm_hstu: _Optional[_Union[_multi_task_rank_pb2.DlrmHSTU, _Mapping]] = ..., pepnet: _Optional[_Union[_multi_task_rank_pb2.PEPNet, _Mapping]] = ..., ultra_hstu: _Optional[_Union[_multi_task_rank_pb2.UltraHSTU, _Mapping]] = ..., dssm: _Optional[_Union[_match_model_pb2.DSSM, _Mapping]] = ..., dssm_v2: _Optional[_Union[_match_model_pb2.DSSMV2, _Mapping]] = ..., dat: _Optional[_Union[_match_model_pb2.DAT, _Mapping]] = ..., hstu_match: _Optional[_Union[_match_model_pb2.HSTUMatch, _Mapping]] = ..., mind: _Optional[_Union[_match_model_pb2.MIND, _Mapping]] = ..., tdm: _Optional[_Union[_match_model_pb2.TDM, _Mapping]] = ..., rocket_launching: _Optional[_Union[_general_rank_model_pb2.RocketLaunching, _Mapping]] = ..., sid_rqvae: _Optional[_Union[_sid_model_pb2.SidRqvae, _Mapping]] = ..., sid_rqkmeans: _Optional[_Union[_sid_model_pb2.SidRqkmeans, _Mapping]] = ..., custom_model: _Optional[_Union[CustomModel, _Mapping]] = ..., num_class: _Optional[int] = ..., losses: _Optional[_Iterable[_Union[_loss_pb2.LossConfig, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[_metric_pb2.MetricConfig, _Mapping]]] = ..., train_metrics: _Optional[_Iterable[_Union[_metric_pb2.TrainMetricConfig, _Mapping]]] = ..., variational_dropout: _Optional[_Union[_module_pb2.VariationalDropout, _Mapping]] = ..., kernel: _Optional[_Union[Kernel, str]] = ..., use_pareto_loss_weight: _Optional[bool] = ...) -> None: ...
