@@ -68,3 +68,22 @@ def test_quant_ec_emb_quantizes_sequence_tables_only_when_asked(seq_project: dic
     assert results["all"][0]["EMBEDDING_BYTES"] < float_bytes / 2
     diff = np.abs(results["all"][1] - results["float"][1]).max()
     assert 0 < diff <= TOLERANCE["INT8"]
+
+
+def test_tables_too_narrow_for_the_dtype_take_the_next_that_packs() -> None:
+    from torchrec.modules.embedding_configs import EmbeddingBagConfig
+    from torchrec.modules.embedding_modules import EmbeddingBagCollection
+    from torchrec.sparse.jagged_tensor import KeyedJaggedTensor
+
+    from rec_export.quant import _quantized, _table_dtypes
+
+    torch.manual_seed(0)
+    tables = [EmbeddingBagConfig(name=f"t{d}", embedding_dim=d, num_embeddings=10, feature_names=[f"f{d}"]) for d in (1, 2, 16)]
+    ebc = EmbeddingBagCollection(tables=tables)
+    # a 1-wide table (a WIDE group of width 1) packs neither INT8 nor INT4 rows: FP16
+    assert _table_dtypes(ebc, "INT8") == {"t1": torch.float16}
+    assert _table_dtypes(ebc, "INT4") == {"t1": torch.float16, "t2": torch.qint8}
+    kjt = KeyedJaggedTensor.from_lengths_sync(keys=["f1", "f2", "f16"], values=torch.tensor([1, 2, 3, 4, 5, 6]), lengths=torch.ones(6, dtype=torch.int32))
+    expected = ebc(kjt).values()
+    got = _quantized(ebc, "INT8", row_alignment=4)(kjt).values()
+    torch.testing.assert_close(got.float(), expected, atol=0.02, rtol=0.05)

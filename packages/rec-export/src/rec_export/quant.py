@@ -33,8 +33,9 @@ DTYPES: dict[str, torch.dtype] = {
 PROBABILITY_TOLERANCE = {"FP32": 1e-5, "FP16": 5e-4, "INT8": 5e-3, "INT4": 3e-2, "INT2": 1e-1}
 _BITS = {"FP32": 32, "FP16": 16, "INT8": 8, "INT4": 4, "INT2": 2}
 # FBGEMM packs the float16 scale/bias of a row after its codes, so a row's codes must fill
-# whole 2-byte words; tables too narrow for INT4/INT2 keep INT8.
-_FALLBACK = "INT8"
+# whole 2-byte words; a table too narrow for the asked dtype takes the first of these that fits
+# (FP16 always does: odd-width INT8 rows, e.g. 1-wide wide tables, cannot be packed).
+_FALLBACKS = ("INT8", "FP16")
 
 
 def row_alignment_for(device_has_cuda: bool) -> int:
@@ -48,8 +49,9 @@ def _table_dtypes(module: Any, dtype: str) -> dict[str, torch.dtype]:
     tables = module.embedding_bag_configs() if isinstance(module, EmbeddingBagCollection) else module.embedding_configs()
     for table in tables:
         if table.embedding_dim * _BITS[dtype] % 16:
-            logger.warning("table %s (dim %d) cannot be packed as %s; it keeps %s", table.name, table.embedding_dim, dtype, _FALLBACK)
-            out[table.name] = DTYPES[_FALLBACK]
+            fallback = next(d for d in _FALLBACKS if table.embedding_dim * _BITS[d] % 16 == 0)
+            logger.warning("table %s (dim %d) cannot be packed as %s; it is stored as %s", table.name, table.embedding_dim, dtype, fallback)
+            out[table.name] = DTYPES[fallback]
     return out
 
 
