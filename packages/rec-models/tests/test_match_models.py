@@ -175,14 +175,6 @@ class TestSampledParsing:
             assert int(neg_ids[12 + 16 + i]) in {(u + 1 + k) % N_ITEMS for k in range(u % 4)}
 
 
-@pytest.fixture
-def one_thread():  # type: ignore[no-untyped-def]
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(params=sorted(MODELS))
 def model_name(request: pytest.FixtureRequest) -> str:
     return request.param

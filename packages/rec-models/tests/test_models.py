@@ -14,12 +14,9 @@ import pytest
 import torch
 
 from rec_core.batch import Batch
-from rec_core.config import load_pipeline_config
 from rec_core.errors import ConfigError, PluginError
-from rec_features.features import create_features
-from rec_features.parser import FeatureParser
-from rec_models.model import BaseModel, create_model
-from rec_models.testing import GraphType, create_test_module
+from rec_models.model import BaseModel
+from rec_models.testing import GraphType, build_from_config, create_test_module
 from rec_models.wrappers import ScriptWrapper, TrainWrapper
 
 NUM_ROWS = 256
@@ -124,31 +121,12 @@ def synthetic_rows(seed: int = 0, n: int = NUM_ROWS) -> pa.RecordBatch:
     )
 
 
-def build(config_path: Path) -> tuple[BaseModel, FeatureParser]:
-    torch.manual_seed(0)
-    config = load_pipeline_config(str(config_path))
-    data = config.data_config
-    features = create_features(config.feature_configs, data.fg_mode, data.fg_encoded_multival_sep)
-    parser = FeatureParser(features, list(data.label_fields), list(data.sample_weight_fields))
-    model = create_model(config.model_config, features, list(data.label_fields), list(data.sample_weight_fields))
-    return model, parser
-
-
 def eval_loss(model: BaseModel, batch: Batch) -> float:
     model.eval()
     with torch.no_grad():
         total = TrainWrapper(model)(batch)[0]
     model.train()
     return float(total)
-
-
-@pytest.fixture
-def one_thread():  # type: ignore[no-untyped-def]
-    """Tiny matrices train faster on one intra-op thread (and do not fight other processes)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(params=sorted(MODELS))
@@ -158,7 +136,7 @@ def model_name(request: pytest.FixtureRequest) -> str:
 
 class TestEveryModel:
     def test_forward_backward(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build(write_config(tmp_path, MODELS[model_name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
         batch = parser(synthetic_rows())
         total, (losses, preds) = TrainWrapper(model)(batch)
         assert set(preds) == {"logits", "probs"}
@@ -174,7 +152,7 @@ class TestEveryModel:
 
     @pytest.mark.usefixtures("one_thread")
     def test_loss_falls_with_plain_training(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build(write_config(tmp_path, MODELS[model_name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
         batch = parser(synthetic_rows())
         wrapper = TrainWrapper(model)
         optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
@@ -194,7 +172,7 @@ class TestEveryModel:
         assert metrics["binary_cross_entropy"] == pytest.approx(after, rel=1e-5)
 
     def test_export_forms_agree(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build(write_config(tmp_path, MODELS[model_name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
         model.eval()
         batch = parser(synthetic_rows(seed=3, n=64))
         data = batch.to_dict()
@@ -208,7 +186,7 @@ class TestEveryModel:
                 torch.testing.assert_close(out[key], value, rtol=0, atol=0, msg=f"{graph_type} {key}")
 
     def test_scripted_form_survives_save_and_load(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build(write_config(tmp_path, MODELS[model_name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
         model.eval()
         batch = parser(synthetic_rows(seed=4, n=16))
         scripted = create_test_module(ScriptWrapper(model), GraphType.JIT_SCRIPT)
@@ -222,7 +200,7 @@ class TestEveryModel:
 class TestWeightsMatter:
     def test_weighted_feature_changes_the_prediction(self, tmp_path: Path) -> None:
         # weights of a weighted id feature must reach the embedding pooling, not be dropped
-        model, parser = build(write_config(tmp_path, MODELS["dlrm_sparse_only"]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["dlrm_sparse_only"]))
         model.eval()
         rows = synthetic_rows(n=32)
         heavier = rows.set_column(
@@ -238,7 +216,7 @@ class TestWeightsMatter:
         torch.testing.assert_close(a[~has_tags], b[~has_tags])
 
     def test_sample_weights_scale_the_loss(self, tmp_path: Path) -> None:
-        model, parser = build(write_config(tmp_path, MODELS["multi_tower"]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["multi_tower"]))
         model.eval()
         rows = synthetic_rows(n=64)
         batch = parser(rows)
@@ -264,7 +242,7 @@ class TestOutputs:
             metrics { accuracy {} }
             losses { softmax_cross_entropy {} }
         """
-        model, parser = build(write_config(tmp_path, MODELS["multi_tower"], head))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["multi_tower"], head))
         batch = parser(synthetic_rows(n=32))
         preds = model.predict(batch)
         assert preds["logits"].shape == (32, 2)
@@ -281,7 +259,7 @@ class TestOutputs:
             metrics { mean_absolute_error {} }
             losses { l2_loss {} }
         """
-        model, parser = build(write_config(tmp_path, MODELS["wide_and_deep_plain"], head))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["wide_and_deep_plain"], head))
         batch = parser(synthetic_rows(n=32))
         preds = model.predict(batch)
         assert set(preds) == {"y"} and preds["y"].shape == (32,)
@@ -295,7 +273,7 @@ class TestOutputs:
 class TestConfigErrors:
     def expect(self, tmp_path: Path, body: str, match: str, head: str = HEAD) -> None:
         with pytest.raises(ConfigError, match=match):
-            build(write_config(tmp_path, body, head))
+            build_from_config(write_config(tmp_path, body, head))
 
     def test_missing_group(self, tmp_path: Path) -> None:
         body = MODELS["deepfm_plain"].replace('group_name: "wide"', 'group_name: "linear"')
@@ -340,7 +318,7 @@ class TestConfigErrors:
         monkeypatch.setattr(losses, "_discover", lambda: entries)
         monkeypatch.setattr(losses, "_loaded", {})
         with pytest.raises(PluginError, match="binary_focal_loss.*installed: binary_cross_entropy"):
-            build(write_config(tmp_path, MODELS["multi_tower"], "losses { binary_focal_loss { gamma: 2 alpha: 0.5 } }"))
+            build_from_config(write_config(tmp_path, MODELS["multi_tower"], "losses { binary_focal_loss { gamma: 2 alpha: 0.5 } }"))
 
     def test_custom_model_needs_a_class_name(self, tmp_path: Path) -> None:
         body = MODELS["multi_tower"].split("multi_tower {")[0] + "custom_model { }"
@@ -359,7 +337,7 @@ def test_models_are_registered_by_message_name() -> None:
 
 def test_grouped_auc_end_to_end(tmp_path: Path) -> None:
     head = 'metrics { grouped_auc { grouping_key: "user_id" } } losses { binary_cross_entropy {} }'
-    model, parser = build(write_config(tmp_path, MODELS["multi_tower"], head))
+    model, parser = build_from_config(write_config(tmp_path, MODELS["multi_tower"], head))
     batch = parser(synthetic_rows(n=128))
     with torch.no_grad():
         model.update_metric(model.predict(batch), batch)
@@ -377,7 +355,7 @@ class TestComposition:
     """Each model's logits rebuilt by hand from its parts: the architecture is what the paper says."""
 
     def setup_model(self, tmp_path: Path, name: str):  # type: ignore[no-untyped-def]
-        model, parser = build(write_config(tmp_path, MODELS[name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[name]))
         model.eval()
         batch = parser(synthetic_rows(n=16))
         with torch.no_grad():

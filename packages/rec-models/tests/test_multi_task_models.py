@@ -13,13 +13,9 @@ import pyarrow as pa
 import pytest
 import torch
 
-from rec_core.config import load_pipeline_config
 from rec_core.errors import ConfigError
-from rec_features.features import create_features
-from rec_features.parser import FeatureParser
-from rec_models.model import BaseModel, create_model
 from rec_models.multi_task_rank import MultiTaskRank, pareto_weights
-from rec_models.testing import GraphType, create_test_module, pipeline_trace
+from rec_models.testing import GraphType, build_from_config, create_test_module, pipeline_trace
 from rec_models.wrappers import ScriptWrapper, TrainWrapper
 
 NUM_ROWS = 256
@@ -99,24 +95,6 @@ def rows(seed: int = 0, n: int = NUM_ROWS) -> pa.RecordBatch:
     )
 
 
-def build(path: Path) -> tuple[BaseModel, FeatureParser]:
-    torch.manual_seed(0)
-    config = load_pipeline_config(str(path))
-    data = config.data_config
-    features = create_features(config.feature_configs, data.fg_mode)
-    parser = FeatureParser(features, list(data.label_fields), list(data.sample_weight_fields))
-    model = create_model(config.model_config, features, list(data.label_fields), list(data.sample_weight_fields))
-    return model, parser
-
-
-@pytest.fixture
-def one_thread():  # type: ignore[no-untyped-def]
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(params=sorted(MODELS))
 def model_name(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -124,7 +102,7 @@ def model_name(request: pytest.FixtureRequest) -> str:
 
 class TestEveryModel:
     def test_outputs_losses_and_gradients(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build(write_config(tmp_path, MODELS[model_name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
         batch = parser(rows())
         total, (losses, preds) = TrainWrapper(model)(batch)
         assert set(preds) == {"logits_ctr", "probs_ctr", "logits_cvr", "probs_cvr"}
@@ -136,7 +114,7 @@ class TestEveryModel:
 
     @pytest.mark.usefixtures("one_thread")
     def test_learns_both_tasks(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build(write_config(tmp_path, MODELS[model_name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
         batch = parser(rows())
         wrapper = TrainWrapper(model)
         optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
@@ -159,12 +137,12 @@ class TestEveryModel:
 
     @pytest.mark.parametrize("pareto", [False, True])
     def test_traceable_by_the_train_pipeline(self, tmp_path: Path, model_name: str, pareto: bool) -> None:
-        model, _ = build(write_config(tmp_path, MODELS[model_name], "use_pareto_loss_weight: true\n" if pareto else ""))
+        model, _ = build_from_config(write_config(tmp_path, MODELS[model_name], "use_pareto_loss_weight: true\n" if pareto else ""))
         graph = pipeline_trace(TrainWrapper(model))
         assert any(n.op == "call_module" and n.target.endswith("ebc") for n in graph.nodes)
 
     def test_export_forms_agree(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build(write_config(tmp_path, MODELS[model_name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
         model.eval()
         batch = parser(rows(seed=3, n=32))
         wrapper = ScriptWrapper(model)
@@ -179,7 +157,7 @@ class TestEveryModel:
 
 class TestComposition:
     def test_mmoe_mixes_shared_experts_per_task(self, tmp_path: Path) -> None:
-        model, parser = build(write_config(tmp_path, MODELS["mmoe"]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["mmoe"]))
         model.eval()
         batch = parser(rows(n=8))
         with torch.no_grad():
@@ -192,7 +170,7 @@ class TestComposition:
                 torch.testing.assert_close(model.predict(batch)[f"logits_{name}"], tower(mixed).squeeze(1))
 
     def test_dbmtl_cvr_tower_sees_ctr_relation_output(self, tmp_path: Path) -> None:
-        model, parser = build(write_config(tmp_path, MODELS["dbmtl"]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["dbmtl"]))
         model.eval()
         batch = parser(rows(n=8))
         with torch.no_grad():
@@ -205,7 +183,7 @@ class TestComposition:
         torch.testing.assert_close(preds["logits_cvr"], model.outputs[1](cvr_rel).squeeze(1))
 
     def test_dc2vr_cvr_tower_takes_ctr_directions(self, tmp_path: Path) -> None:
-        model, parser = build(write_config(tmp_path, MODELS["dc2vr"]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["dc2vr"]))
         model.eval()
         batch = parser(rows(n=8))
         with torch.no_grad():
@@ -222,7 +200,7 @@ class TestComposition:
         torch.testing.assert_close(preds["logits_cvr"], model.outputs[1](moved).squeeze(1))
 
     def test_ple_last_layer_has_no_shared_gate(self, tmp_path: Path) -> None:
-        model, _ = build(write_config(tmp_path, MODELS["ple"]))
+        model, _ = build_from_config(write_config(tmp_path, MODELS["ple"]))
         first, last = model.ple.layers
         assert first.shared_gate is not None and last.shared_gate is None
         # task gates mix own + shared experts: 2 + 2 in the first layer, 1 + 1 in the last
@@ -239,7 +217,7 @@ def per_row_bce(preds: dict[str, torch.Tensor], batch, tower: str, label: str) -
 class TestLossWeighting:
     def test_tower_weight_sample_weight_and_task_space(self, tmp_path: Path) -> None:
         extra = 'weight: 0.5 sample_weight_name: "weight" task_space_indicator_label: "clk" in_task_space_weight: 3 out_task_space_weight: 1'
-        model, parser = build(write_config(tmp_path, f"simple_multi_task {{ {towers(extra_cvr=extra)} }}"))
+        model, parser = build_from_config(write_config(tmp_path, f"simple_multi_task {{ {towers(extra_cvr=extra)} }}"))
         batch = parser(rows(n=64))
         batch.sample_weights["weight"] = torch.linspace(0.5, 2.0, 64)
         preds = model.predict(batch)
@@ -255,7 +233,7 @@ class TestLossWeighting:
                           losses { softmax_cross_entropy {} } metrics { auc {} } }
             task_towers { tower_name: "spend" label_name: "buy" losses { l2_loss {} } metrics { mean_squared_error {} } }
         }"""
-        model, parser = build(write_config(tmp_path, body))
+        model, parser = build_from_config(write_config(tmp_path, body))
         batch = parser(rows(n=16))
         preds = model.predict(batch)
         assert set(preds) == {"logits_ctr", "probs_ctr", "probs1_ctr", "y_spend"}
@@ -278,7 +256,7 @@ class TestTowerLossesAndMetrics:
     }"""
 
     def test_any_registered_loss_and_metric_per_tower(self, tmp_path: Path) -> None:
-        model, parser = build(write_config(tmp_path, self.BODY))
+        model, parser = build_from_config(write_config(tmp_path, self.BODY))
         assert isinstance(model, MultiTaskRank)
         batch = parser(rows(n=64))
         preds = model.predict(batch)
@@ -292,7 +270,7 @@ class TestTowerLossesAndMetrics:
 
     def test_grouping_keys_are_checked_at_build(self, tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match=r"task_towers\[1\].losses\[0\].jrc_loss.session_name.*'price'"):
-            build(write_config(tmp_path, self.BODY.replace('session_name: "user_id"', 'session_name: "price"')))
+            build_from_config(write_config(tmp_path, self.BODY.replace('session_name: "user_id"', 'session_name: "price"')))
 
 
 class TestPareto:
@@ -314,7 +292,7 @@ class TestPareto:
 
     def test_training_loss_uses_pareto_weights(self, tmp_path: Path) -> None:
         extra = "pareto_min_loss_weight: 0.2"
-        model, parser = build(write_config(tmp_path, MODELS["mmoe"].replace('tower_name: "cvr"', f'tower_name: "cvr" {extra}'), "use_pareto_loss_weight: true\n"))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["mmoe"].replace('tower_name: "cvr"', f'tower_name: "cvr" {extra}'), "use_pareto_loss_weight: true\n"))
         assert isinstance(model, MultiTaskRank)
         batch = parser(rows(n=32))
         model.train()
@@ -337,7 +315,7 @@ class TestPareto:
 class TestConfigErrors:
     def expect(self, tmp_path: Path, body: str, match: str, head: str = "") -> None:
         with pytest.raises(ConfigError, match=match):
-            build(write_config(tmp_path, body, head))
+            build_from_config(write_config(tmp_path, body, head))
 
     def test_unknown_label(self, tmp_path: Path) -> None:
         self.expect(tmp_path, MODELS["mmoe"].replace('label_name: "buy"', 'label_name: "pay"'),
@@ -375,7 +353,7 @@ class TestConfigErrors:
         text = path.read_text().replace("model_config {", history + "model_config {")
         path.write_text(text.replace('"tags", "price"] group_type: DEEP', '"tags", "price", "hist"] group_type: SEQUENCE'))
         with pytest.raises(ConfigError, match="'all' is a sequence group"):
-            build(path)
+            build_from_config(path)
 
     def test_ple_shared_experts_must_match_task_experts(self, tmp_path: Path) -> None:
         body = MODELS["ple"].replace("share_expert_net { hidden_units: [8] }", "share_expert_net { hidden_units: [4] }")

@@ -10,13 +10,9 @@ import pyarrow as pa
 import pytest
 import torch
 
-from rec_core.config import load_pipeline_config
 from rec_core.errors import ConfigError
-from rec_features.features import create_features
-from rec_features.parser import FeatureParser
-from rec_models.model import BaseModel, create_model
 from rec_models.modules.pepnet import EPNet, GateNU, PPNet
-from rec_models.testing import GraphType, create_test_module, pipeline_trace
+from rec_models.testing import GraphType, build_from_config, create_test_module, pipeline_trace
 from rec_models.wrappers import ScriptWrapper, TrainWrapper
 
 FEATURES = """
@@ -73,15 +69,6 @@ def rows(seed: int = 0, n: int = 256) -> pa.RecordBatch:
     )
 
 
-def build(path: Path) -> tuple[BaseModel, FeatureParser]:
-    torch.manual_seed(0)
-    config = load_pipeline_config(str(path))
-    data = config.data_config
-    features = create_features(config.feature_configs, data.fg_mode, data.fg_encoded_multival_sep)
-    parser = FeatureParser(features, list(data.label_fields), list(data.sample_weight_fields))
-    return create_model(config.model_config, features, list(data.label_fields)), parser
-
-
 @pytest.fixture(params=sorted(MODELS))
 def model_name(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -89,7 +76,7 @@ def model_name(request: pytest.FixtureRequest) -> str:
 
 class TestPEPNet:
     def test_outputs_losses_and_gradients(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build(write_config(tmp_path, MODELS[model_name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
         total, (losses, preds) = TrainWrapper(model)(parser(rows()))
         assert {"probs_ctr", "probs_cvr", "logits_ctr", "logits_cvr"} <= set(preds) and preds["probs_ctr"].shape == (256,)
         assert set(losses) == {"binary_cross_entropy_ctr", "binary_cross_entropy_cvr"}
@@ -98,7 +85,7 @@ class TestPEPNet:
         assert not missing, f"parameters without gradient: {missing}"
 
     def test_learns_both_tasks(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build(write_config(tmp_path, MODELS[model_name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
         batch = parser(rows())
         wrapper = TrainWrapper(model)
         optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
@@ -113,12 +100,12 @@ class TestPEPNet:
         assert metrics["auc_ctr"] > 0.9 and metrics["auc_cvr"] > 0.9, metrics
 
     def test_traceable_by_the_train_pipeline(self, tmp_path: Path, model_name: str) -> None:
-        model, _ = build(write_config(tmp_path, MODELS[model_name]))
+        model, _ = build_from_config(write_config(tmp_path, MODELS[model_name]))
         graph = pipeline_trace(TrainWrapper(model))
         assert any(n.op == "call_module" and n.target.endswith("ebc") for n in graph.nodes)
 
     def test_export_forms_agree(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build(write_config(tmp_path, MODELS[model_name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
         model.eval()
         batch = parser(rows(seed=3, n=64))
         wrapper = ScriptWrapper(model)
@@ -130,7 +117,7 @@ class TestPEPNet:
                     torch.testing.assert_close(out[key], value, rtol=0, atol=0, msg=f"{graph_type} {key}")
 
     def test_each_row_reads_its_domain_output(self, tmp_path: Path) -> None:
-        model, parser = build(write_config(tmp_path, MODELS["pepnet_domains"]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["pepnet_domains"]))
         model.eval()
         batch = parser(rows(n=16))
         with torch.no_grad():
@@ -186,9 +173,9 @@ class TestConfigErrors:
         path = tmp_path / "pipeline.config"
         path.write_text(FEATURES + "model_config {\n" + GROUPS.replace('"uia"', '"user"') + body + "}\n")
         with pytest.raises(ConfigError, match="feature group named 'uia'"):
-            build(path)
+            build_from_config(path)
 
     def test_domain_outputs_need_a_sparse_domain_feature(self, tmp_path: Path) -> None:
         body = MODELS["pepnet_domains"].replace('domain_input_name: "scene"', 'domain_input_name: "price"')
         with pytest.raises(ConfigError, match=r"model_config.pepnet.domain_input_name.*'price'"):
-            build(write_config(tmp_path, body))
+            build_from_config(write_config(tmp_path, body))

@@ -15,13 +15,10 @@ import pytest
 import torch
 
 from rec_core.batch import Batch
-from rec_core.config import load_pipeline_config
 from rec_core.errors import ConfigError
 from rec_core.registry import registry
-from rec_features.features import create_features
-from rec_features.parser import FeatureParser
-from rec_models.model import BaseModel, create_model
-from rec_models.testing import GraphType, create_test_module, pipeline_trace
+from rec_models.model import BaseModel
+from rec_models.testing import GraphType, build_from_config, create_test_module, pipeline_trace
 from rec_models.wrappers import ScriptWrapper, TrainWrapper
 
 NUM_ROWS = 256
@@ -151,16 +148,6 @@ def synthetic_rows(seed: int = 0, n: int = NUM_ROWS) -> pa.RecordBatch:
     )
 
 
-def build(config_path: Path) -> tuple[BaseModel, FeatureParser]:
-    torch.manual_seed(0)
-    config = load_pipeline_config(str(config_path))
-    data = config.data_config
-    features = create_features(config.feature_configs, data.fg_mode, data.fg_encoded_multival_sep)
-    parser = FeatureParser(features, list(data.label_fields), list(data.sample_weight_fields))
-    model = create_model(config.model_config, features, list(data.label_fields), list(data.sample_weight_fields))
-    return model, parser
-
-
 def served_loss(model: BaseModel, batch: Batch) -> float:
     """The served prediction's loss (eval mode: RocketLaunching's light net alone)."""
     model.eval()
@@ -170,14 +157,6 @@ def served_loss(model: BaseModel, batch: Batch) -> float:
     return loss
 
 
-@pytest.fixture
-def one_thread():  # type: ignore[no-untyped-def]
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(params=sorted(MODELS))
 def model_name(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -185,7 +164,7 @@ def model_name(request: pytest.FixtureRequest) -> str:
 
 class TestEveryZooModel:
     def test_forward_backward(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build(write_config(tmp_path, MODELS[model_name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
         batch = parser(synthetic_rows())
         total, (losses, preds) = TrainWrapper(model)(batch)
         assert preds["logits"].shape == (NUM_ROWS,)
@@ -198,7 +177,7 @@ class TestEveryZooModel:
 
     @pytest.mark.usefixtures("one_thread")
     def test_loss_falls_with_plain_training(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build(write_config(tmp_path, MODELS[model_name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
         batch = parser(synthetic_rows())
         wrapper = TrainWrapper(model)
         optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATES.get(model_name, 0.02))
@@ -215,12 +194,12 @@ class TestEveryZooModel:
         assert model.compute_metric()["auc"] > 0.85
 
     def test_traceable_by_the_train_pipeline(self, tmp_path: Path, model_name: str) -> None:
-        model, _ = build(write_config(tmp_path, MODELS[model_name]))
+        model, _ = build_from_config(write_config(tmp_path, MODELS[model_name]))
         graph = pipeline_trace(TrainWrapper(model))
         assert any(n.op == "call_module" and n.target.endswith("ebc") for n in graph.nodes)
 
     def test_export_forms_agree(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build(write_config(tmp_path, MODELS[model_name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
         model.eval()
         batch = parser(synthetic_rows(seed=3, n=64))
         data = batch.to_dict()
@@ -235,7 +214,7 @@ class TestEveryZooModel:
                 torch.testing.assert_close(out[key], value, rtol=0, atol=0, msg=f"{graph_type} {key}")
 
     def test_scripted_form_survives_save_and_load(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build(write_config(tmp_path, MODELS[model_name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
         model.eval()
         batch = parser(synthetic_rows(seed=4, n=16))
         scripted = create_test_module(ScriptWrapper(model), GraphType.JIT_SCRIPT)
@@ -254,7 +233,7 @@ class TestComposition:
     """Logits rebuilt from the model's parts: the architecture is the one described."""
 
     def setup_model(self, tmp_path: Path, name: str):  # type: ignore[no-untyped-def]
-        model, parser = build(write_config(tmp_path, MODELS[name]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS[name]))
         model.eval()
         batch = parser(synthetic_rows(n=16))
         with torch.no_grad():
@@ -330,7 +309,7 @@ class TestComposition:
 
 class TestRocketLaunching:
     def test_served_model_is_the_light_net(self, tmp_path: Path) -> None:
-        model, parser = build(write_config(tmp_path, MODELS["rocket_launching"]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["rocket_launching"]))
         batch = parser(synthetic_rows(n=16))
         model.eval()
         with torch.no_grad():
@@ -342,7 +321,7 @@ class TestRocketLaunching:
         assert not any("booster" in t for t in targets), "the booster net is not part of the export"
 
     def test_training_losses(self, tmp_path: Path) -> None:
-        model, parser = build(write_config(tmp_path, MODELS["rocket_launching"]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["rocket_launching"]))
         batch = parser(synthetic_rows(n=32))
         preds = model.predict(batch)
         losses = model.loss(preds, batch)
@@ -355,14 +334,14 @@ class TestRocketLaunching:
         torch.testing.assert_close(losses["l2_regularization"], 1e-4 * squares / 2)
 
     def test_hint_loss_does_not_move_the_booster(self, tmp_path: Path) -> None:
-        model, parser = build(write_config(tmp_path, MODELS["rocket_launching"]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["rocket_launching"]))
         batch = parser(synthetic_rows(n=32))
         model.loss(model.predict(batch), batch)["hint_loss"].backward()
         assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.booster.parameters())
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.light.parameters())
 
     def test_feature_distillation_pulls_light_layers_to_the_booster(self, tmp_path: Path) -> None:
-        model, parser = build(write_config(tmp_path, MODELS["rocket_launching_distill"]))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["rocket_launching_distill"]))
         batch = parser(synthetic_rows(n=32))
         preds = model.predict(batch)
         x = model.embedding_group(batch)["all"]
@@ -374,7 +353,7 @@ class TestRocketLaunching:
 class TestConfigErrors:
     def expect(self, tmp_path: Path, body: str, match: str, head: str = HEAD) -> None:
         with pytest.raises(ConfigError, match=match):
-            build(write_config(tmp_path, body, head))
+            build_from_config(write_config(tmp_path, body, head))
 
     def test_single_group_models_refuse_two_groups(self, tmp_path: Path) -> None:
         extra = 'feature_groups { group_name: "more" feature_names: ["user_id"] group_type: DEEP }'
@@ -417,7 +396,7 @@ class TestConfigErrors:
 class TestOtherHeads:
     def test_focal_loss_and_sample_weights(self, tmp_path: Path) -> None:
         head = "metrics { auc {} } losses { binary_focal_loss { gamma: 2 alpha: 0.25 } }"
-        model, parser = build(write_config(tmp_path, MODELS["dcn_v1"], head))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["dcn_v1"], head))
         batch = parser(synthetic_rows(n=32))
         preds = model.predict(batch)
         w = torch.zeros(32)
@@ -436,7 +415,7 @@ class TestOtherHeads:
             metrics { multiclass_auc {} }
             losses { jrc_loss { session_name: "user_id" alpha: 0.5 } }
         """
-        model, parser = build(write_config(tmp_path, MODELS["masknet_parallel"], head))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["masknet_parallel"], head))
         pipeline_trace(TrainWrapper(model))  # the session ids are read inside the traced loss
         batch = parser(synthetic_rows(n=64))
         preds = model.predict(batch)
@@ -451,11 +430,11 @@ class TestOtherHeads:
     def test_jrc_session_must_be_a_sparse_feature(self, tmp_path: Path) -> None:
         head = 'num_class: 2 losses { jrc_loss { session_name: "price" } }'
         with pytest.raises(ConfigError, match=r"model_config.losses\[0\].jrc_loss.session_name.*'price'"):
-            build(write_config(tmp_path, MODELS["dcn_v1"], head))
+            build_from_config(write_config(tmp_path, MODELS["dcn_v1"], head))
 
     def test_regression_with_xauc(self, tmp_path: Path) -> None:
         head = "metrics { xauc { sample_ratio: 1 } } metrics { mean_squared_error {} } losses { l2_loss {} }"
-        model, parser = build(write_config(tmp_path, MODELS["wukong"], head))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["wukong"], head))
         batch = parser(synthetic_rows(n=32))
         preds = model.predict(batch)
         assert set(preds) == {"y"}
@@ -464,7 +443,7 @@ class TestOtherHeads:
 
     def test_train_metrics_decay(self, tmp_path: Path) -> None:
         head = HEAD + "train_metrics { auc {} decay_rate: 0.5 decay_step: 2 }"
-        model, parser = build(write_config(tmp_path, MODELS["dcn_v1"], head))
+        model, parser = build_from_config(write_config(tmp_path, MODELS["dcn_v1"], head))
         batches = [parser(synthetic_rows(seed=s, n=64)) for s in range(4)]
         model.eval()
         windows = []

@@ -8,12 +8,18 @@ this module pulls in nothing beyond torch and torchrec.
 from __future__ import annotations
 
 from enum import Enum
+from pathlib import Path
 
 import torch
 from torch import fx, nn
 from torchrec.distributed.train_pipeline.tracing import Tracer
 from torchrec.fx import symbolic_trace
 from torchrec.modules.embedding_modules import EmbeddingBagCollection, EmbeddingCollection
+
+from rec_core.config import load_pipeline_config
+from rec_features.features import create_features
+from rec_features.parser import FeatureParser
+from rec_models.model import BaseModel, create_model
 
 __all__ = ["GraphType", "create_test_module", "pipeline_trace"]
 
@@ -72,3 +78,12 @@ def pipeline_trace(train_module: nn.Module) -> fx.Graph:
     _pipeline_leaves(train_module, "", leaves)
     return Tracer(leaf_modules=leaves).trace(train_module)
 
+
+def build_from_config(config_path: Path) -> tuple[BaseModel, FeatureParser]:
+    """The model (seeded) and the feature parser a pipeline config describes, as rec-train builds them."""
+    torch.manual_seed(0)
+    config = load_pipeline_config(str(config_path))
+    data = config.data_config
+    features = create_features(config.feature_configs, data.fg_mode, data.fg_encoded_multival_sep)
+    labels, weights = list(data.label_fields), list(data.sample_weight_fields)
+    return create_model(config.model_config, features, labels, weights), FeatureParser(features, labels, weights)
