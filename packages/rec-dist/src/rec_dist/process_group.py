@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 import socket
 
@@ -42,7 +43,13 @@ def init_process_group() -> tuple[torch.device, int, int]:
 
 
 def destroy_process_group() -> None:
-    """Leave the process group if one is active."""
+    """Leave the process group if one is active.
+
+    Objects that still hold collective work (a train pipeline's prefetched input all-to-all,
+    kept alive by reference cycles) are collected first: freed later, during interpreter
+    shutdown, gloo's worker threads abort the process.
+    """
+    gc.collect()
     if dist.is_initialized():
         dist.destroy_process_group()
 
