@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import random
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from rec_core.config import save_message
@@ -43,6 +45,15 @@ class TrainArgs:
     fine_tune_checkpoint: str | None = None
     edit_config_json: str | None = None
     ignore_restore_optimizer: bool = False
+    # beyond TorchEasyRec: seeds model initialisation, dropout and the train shuffle
+    seed: int | None = None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's generators (the same seed on every rank)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 def _set_tf32(train_config: Any) -> None:
@@ -72,11 +83,19 @@ class Trainer:
             )
         self.device, self.rank, self.world_size = init_process_group()
         _set_tf32(tc)
+        if args.seed is not None:
+            seed_everything(args.seed)
         features, parser = build_features(config)
         cols = parser.input_columns()
         loader = dict(columns=cols, rank=self.rank, world_size=self.world_size)
         self.train_loader = create_dataloader(
-            data, config.train_input_path, parser, mode="train", feature_configs=list(config.feature_configs), **loader
+            data,
+            config.train_input_path,
+            parser,
+            mode="train",
+            feature_configs=list(config.feature_configs),
+            seed=args.seed or 0,
+            **loader,
         )
         self.eval_loader = (
             create_dataloader(data, config.eval_input_path, parser, mode="eval", **loader) if config.eval_input_path else None

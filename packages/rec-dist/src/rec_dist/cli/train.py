@@ -9,7 +9,7 @@ from rec_core.cli_utils import run_cli
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """TorchEasyRec's train_eval arguments."""
+    """TorchEasyRec's train_eval arguments, plus --seed."""
     p = argparse.ArgumentParser(prog="rec-train", description="Train and evaluate a pipeline config.")
     p.add_argument("--pipeline_config_path", required=True, help="pipeline config (.config text format or .json)")
     p.add_argument("--model_dir", help="overrides model_dir of the config")
@@ -19,6 +19,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fine_tune_checkpoint", help="warm-start model weights from this checkpoint or model_dir")
     p.add_argument("--edit_config_json", help='JSON of dotted paths to values, e.g. {"train_config.num_steps": 10}')
     p.add_argument("--ignore_restore_optimizer", action="store_true", help="with --continue_train, restore weights only")
+    # beyond TorchEasyRec's arguments
+    p.add_argument(
+        "--seed", type=int, help="seed model initialisation, dropout and the train shuffle (the same on every rank)"
+    )
     return p.parse_args(argv)
 
 
