@@ -58,7 +58,7 @@ def load_checkpoint_model(config: object, checkpoint_path: str | None) -> torch.
     return model.eval()
 
 
-def _load_export(path: str, reserved: list[str]) -> tuple[Any, FeatureParser, Callable[[Batch], dict[str, torch.Tensor]]]:
+def load_export(path: str, reserved: list[str]) -> tuple[Any, FeatureParser, Callable[[Batch], dict[str, torch.Tensor]]]:
     """Config, parser and scorer of an export directory.
 
     An export with model_acc.json is loaded by the `rec.exporters` plugin it names (TorchScript,
@@ -82,7 +82,7 @@ def predict(args: PredictArgs) -> int:
     _, rank, world_size = init_process_group()
     score: Callable[[Batch], dict[str, torch.Tensor]]
     if args.scripted_model_path:
-        config, parser, score = _load_export(args.scripted_model_path, reserved)
+        config, parser, score = load_export(args.scripted_model_path, reserved)
     elif args.pipeline_config_path:
         config = prepare_config(args.pipeline_config_path, args.edit_config_json)
         _, parser = build_features(config, reserved, with_labels=False)

@@ -1,4 +1,4 @@
-"""rec-tools: fg.json, feature info, EasyRec conversion, FAISS indexes and hit rates, benchmarks, feature selection.
+"""rec-tools: fg.json, feature info, EasyRec conversion, FAISS indexes and hit rates, benchmarks, feature selection, TDM trees.
 
 One console script with a subcommand per tool; a command's module (and its heavy imports) is
 loaded only when it runs. Arguments follow TorchEasyRec's tools so their command lines carry over.
@@ -93,6 +93,42 @@ def _feature_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clear_variational_dropout", action="store_true")
 
 
+def _tdm_tree(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--item_input_path", required=True, help="item table (Parquet/CSV/Arrow); the first row of each item id counts")
+    p.add_argument("--item_id_field", default="item_id")
+    p.add_argument("--attr_fields", help="comma list of item attribute columns, in node features after tree_level and the id")
+    p.add_argument("--raw_attr_fields", help="comma list of numeric item columns (internal nodes: mean of the items below)")
+    p.add_argument("--attr_delimiter", default=":", help="joins a node's feature values (the tdm_sampler's attr_delimiter)")
+    p.add_argument("--tree_output_dir", help="directory for serving_tree (and the tables without --node_edge_output_file)")
+    p.add_argument("--node_edge_output_file", help="directory for node_table.txt, edge_table.txt, predict_edge_table.txt")
+    p.add_argument("--n_cluster", type=int, default=2, help="children per internal node")
+    p.add_argument("--reader_type", choices=["ParquetReader", "CsvReader", "ArrowReader"], help="default: from the file ending")
+
+
+def _tdm_init_tree(p: argparse.ArgumentParser) -> None:
+    _tdm_tree(p)
+    p.add_argument("--cate_id_field", help="items are ordered by this column, then by id")
+
+
+def _tdm_cluster_tree(p: argparse.ArgumentParser) -> None:
+    _tdm_tree(p)
+    p.add_argument("--embedding_field", default="item_emb", help="list<float> column (or ',' joined numbers) of learned item embeddings")
+    p.add_argument("--parallel", type=int, default=16, help="processes clustering the subtrees of a level")
+
+
+def _tdm_retrieval(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scripted_model_path", required=True, help="TDM export directory (from rec-export)")
+    p.add_argument("--predict_input_path", required=True, help="user rows (the model's user features; item id optional)")
+    p.add_argument("--predict_output_path", required=True, help="output directory (part-0 file)")
+    p.add_argument("--recall_num", type=int, default=200, help="items recalled per row")
+    p.add_argument("--n_cluster", type=int, default=2, help="children per node of the tree (read from the tree; checked)")
+    p.add_argument("--beam_size", type=int, help="nodes kept per level above the leaves (default 2 x recall_num)")
+    p.add_argument("--reserved_columns", default="", help="comma list of input columns copied to the output")
+    p.add_argument("--batch_size", type=int, help="user rows per search (default: data_config.batch_size)")
+    p.add_argument("--max_score_rows", type=int, default=8192, help="(user, node) rows per model call")
+    p.add_argument("--writer_type", default="parquet", choices=["parquet", "csv"])
+
+
 # command -> (module under rec_tools, one-line help, argument adder)
 COMMANDS: dict[str, tuple[str, str, Adder]] = {
     "create-fg-json": ("create_fg_json", "write fg.json and its assets for a pipeline config", _create_fg_json),
@@ -102,6 +138,9 @@ COMMANDS: dict[str, tuple[str, str, Adder]] = {
     "hitrate": ("hitrate", "recall@K of user embeddings against an index", _hitrate),
     "benchmark": ("benchmark", "train configs N times and compare metrics to a baseline", _benchmark),
     "feature-selection": ("feature_selection", "rank features by variational dropout, prune a config", _feature_selection),
+    "tdm-init-tree": ("tdm.init_tree", "initial TDM tree over items in category order", _tdm_init_tree),
+    "tdm-cluster-tree": ("tdm.cluster_tree", "TDM tree from balanced k-means of learned item embeddings", _tdm_cluster_tree),
+    "tdm-retrieval": ("tdm.retrieval", "top items per user by beam search with an exported TDM model", _tdm_retrieval),
 }
 
 
