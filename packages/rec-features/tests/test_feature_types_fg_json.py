@@ -1,5 +1,5 @@
 """Every feature type: fg.json entries with pyfg's keys, features rebuilt from fg.json compute the
-same values, and FG_NONE reads the FG output columns."""
+same values, FG_NONE reads the FG output columns and FG_BUCKETIZE the FG output before bucketizing."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ import pytest
 from rec_core.registry import registry
 from rec_features.custom_ops import CustomOperator
 from rec_features.errors import InvalidFgInputError
-from rec_features.features import FG_NONE, FG_NORMAL
+from rec_features.features import FG_BUCKETIZE, FG_NONE, FG_NORMAL
+from rec_features.features.base import BaseFeature
+from rec_features.features.bucketized import BucketizedFeature
 from rec_features.fg_json import create_fg_json, features_from_fg_json
 from rec_features.testing import build_feature, sparse_rows
 from rec_features.values import DenseValues, SparseValues
@@ -142,3 +144,53 @@ def test_fg_none_reads_fg_output(assets: Path) -> None:
     assert isinstance(got, DenseValues) and got.values.tolist() == [[1.0, 2.0], [0.0, 0.0]]
     bucketed = build_feature(configs(assets)[9].replace("}", 'fg_encoded_default_value: "1" }', 1), FG_NONE)
     assert sparse_rows(bucketed.process({"kvdot": pa.array([0, None])})) == [[0], [1]]
+
+
+def pre_bucketize_column(feature: BaseFeature, cols: dict[str, pa.Array]) -> pa.Array:
+    """What `feature` computes before its bucketizer (after its normalizer), one list per row.
+
+    Recorded from FG_NORMAL itself at the hand-over to the bucketizer, so the check below holds
+    for every type without restating each type's FG.
+    """
+    seen: list[pa.Array] = []
+
+    def tokens(tokens: pa.Array, lengths: np.ndarray, weights: object = None) -> SparseValues:
+        seen.append(pa.ListArray.from_arrays(pa.array(np.r_[0, np.cumsum(lengths)], pa.int32()), tokens))
+        return BucketizedFeature.sparse_output(feature, tokens, lengths, weights)  # type: ignore[arg-type]
+
+    def numbers(x: np.ndarray) -> object:
+        seen.append(pa.array(x.tolist(), pa.list_(pa.float64())))
+        return BucketizedFeature.bucketize_numbers(feature, x)  # type: ignore[arg-type]
+
+    feature.sparse_output, feature.bucketize_numbers = tokens, numbers  # type: ignore[method-assign]
+    out = feature.process(cols)
+    if not seen:  # a tokenizer has no bucketizer: its ids are the values before bucketizing
+        assert isinstance(out, SparseValues)
+        return pa.array(sparse_rows(out), pa.list_(pa.int64()))
+    return seen[0]
+
+
+def test_fg_bucketize_bucketizes_what_fg_computes_before_bucketizing(assets: Path) -> None:
+    """For every type, FG_BUCKETIZE on FG's pre-bucketize output gives FG_NORMAL's values."""
+    for text in configs(assets):
+        normal = build_feature(text)
+        expected = normal.process(columns(ROWS))
+        column = pre_bucketize_column(build_feature(text), columns(ROWS))
+        bucketize = build_feature(text, FG_BUCKETIZE)
+        assert bucketize.inputs == [normal.name]
+        same(bucketize.process({normal.name: column}), expected)
+
+
+def test_fg_bucketize_by_hand(assets: Path) -> None:
+    combo = build_feature(configs(assets)[0], FG_BUCKETIZE)
+    from rec_features.hashing import hash_bucket
+
+    assert sparse_rows(combo.process({"combo": pa.array(["x_1", None, "y_2\x1dx_3"])})) == [
+        hash_bucket(pa.array(["x_1"]), 100).tolist(), hash_bucket(pa.array(["d"]), 100).tolist(),
+        hash_bucket(pa.array(["y_2", "x_3"]), 100).tolist(),
+    ]
+    # numbers are bucketized as they are: the normalizer ran when they were computed
+    kvdot = build_feature(configs(assets)[9], FG_BUCKETIZE)
+    assert sparse_rows(kvdot.process({"kvdot": pa.array([0.25, 0.5, None])})) == [[0], [1], [0]]
+    raw = build_feature('raw_feature { feature_name: "p" expression: "user:p" normalizer: "method=log10" boundaries: [1, 2] embedding_dim: 4 }', FG_BUCKETIZE)
+    assert sparse_rows(raw.process({"p": pa.array([0.5, 1.0, 7.0])})) == [[0], [1], [2]]

@@ -59,8 +59,6 @@ class BaseFeature:
         self.fg_mode = fg_mode
         self.fg_encoded_multival_sep = fg_encoded_multival_sep
         self.sequence = sequence
-        if fg_mode == FG_BUCKETIZE and not self.stub_type and type(self)._fg_bucketize is BaseFeature._fg_bucketize:
-            self._check_default_bucketize()
 
     @property
     def name(self) -> str:
@@ -254,28 +252,8 @@ class BaseFeature:
         raise NotImplementedError
 
     def _fg_bucketize(self, columns: dict[str, pa.Array]) -> FeatureValues:
-        """FG_BUCKETIZE: the feature's own column holds its values before bucketizing.
-
-        The default runs `_fg` on that column (`inputs` is `[name]` in this mode), which is exact
-        for features whose FG is defaults then bucketizing; a type that transforms its inputs
-        first (normalizers, several inputs) overrides this to bucketize only.
-        """
-        return self._fg(columns)
-
-    def _check_default_bucketize(self) -> None:
-        """The default `_fg_bucketize` re-runs `_fg`, right only without input transforms: refuse the rest."""
-        what = f"{self.config_name or type(self).__name__} {self.name!r}"
-        if len(self.input_expressions) != 1:
-            raise ConfigError(
-                what,
-                f"FG_BUCKETIZE needs a bucketize-only step for a feature of {len(self.input_expressions)} inputs, "
-                f"and {type(self).__name__} has none (_fg_bucketize)",
-            )
-        if getattr(self.config, "normalizer", ""):
-            raise ConfigError(
-                f"{what}.normalizer",
-                f"FG_BUCKETIZE input is normalized already, and {type(self).__name__} has no bucketize-only step (_fg_bucketize)",
-            )
+        """FG_BUCKETIZE: bucketize the feature's own column, which holds its FG output before bucketizing."""
+        raise NotImplementedError
 
     def dag_value(self, columns: dict[str, pa.Array], values: FeatureValues | None = None) -> pa.Array:
         """What a `feature:<name>` input of another feature reads: by default this feature's values

@@ -35,6 +35,8 @@ class BucketizedFeature(BaseFeature):
     fg_json_aliases: dict[str, str] = {}
     # True where value_dim is the width of the type's numbers (unset: 1), not a limit on ids
     value_dim_is_width = False
+    # True for types whose FG computes numbers (then normalized and bucketized), not tokens
+    computes_numbers = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -55,6 +57,11 @@ class BucketizedFeature(BaseFeature):
     @property
     def num_embeddings(self) -> int:
         return self.bucketizer.num_embeddings
+
+    @property
+    def id_limit(self) -> int:
+        """FG-encoded ids must lie in [0, id_limit) (the raw hash range for zch features)."""
+        return self.bucketizer.id_limit
 
     @property
     def weighted(self) -> bool:
@@ -108,6 +115,10 @@ class BucketizedFeature(BaseFeature):
         """Normalize a [rows, value_dim] matrix, then bucketize it (sparse) or keep it (dense)."""
         if self._normalize is not None:
             x = self._normalize(x)
+        return self.bucketize_numbers(x)
+
+    def bucketize_numbers(self, x: np.ndarray) -> FeatureValues:
+        """A normalized [rows, value_dim] matrix as ids (sparse) or as it is (dense)."""
         if self.is_sparse:
             ids = self.bucketizer.numbers_to_ids(x)
             return SparseValues(ids, np.full(x.shape[0], x.shape[1], dtype=np.int32))
@@ -143,6 +154,22 @@ class BucketizedFeature(BaseFeature):
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
             raise InvalidFgInputError(self.name, f"value is not a number: {e}") from e
 
+    # ---- FG_BUCKETIZE: the column named after the feature holds the FG output before bucketizing
+
+    def _fg_bucketize(self, columns: dict[str, pa.Array]) -> FeatureValues:
+        """Bucketize the feature's own column, which holds what `_fg` computes before its
+        bucketizer (and after its normalizer): tokens for hash/vocab tables, numbers otherwise.
+
+        Multi-value strings split on the feature's `separator`, as FG splits its inputs.
+        """
+        col = self.column(columns, self.name)
+        c = self.config
+        separator = getattr(c, "separator", "") or "\x1d"
+        default = getattr(c, "default_value", "")
+        if self.computes_numbers:
+            return self.bucketize_numbers(self.float_matrix(col, separator, default or "0", self.value_dim))
+        return self.sparse_output(*self.input_tokens(col, separator, default))
+
     # ---- FG_NONE: the column named after the feature holds the FG output
 
     def _fg_encoded(self, col: pa.Array) -> FeatureValues:
@@ -167,7 +194,7 @@ class BucketizedFeature(BaseFeature):
             ids = np.asarray(pc.cast(tokens, pa.int64()), dtype=np.int64)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
             raise InvalidFgInputError(self.name, f"FG-encoded ids must be integers: {e}") from e
-        check_range(self.name, ids, lengths, self.bucketizer.id_limit, "FG-encoded ids")
+        check_range(self.name, ids, lengths, self.id_limit, "FG-encoded ids")
         return SparseValues(ids, lengths, weights if self.weighted else None)
 
     def map_tokens(

@@ -32,6 +32,7 @@ class CombineFeature(BucketizedFeature):
     """
 
     config_name = "combine_feature"
+    computes_numbers = True
     bucket_order = COMBINE_ORDER
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -42,6 +42,10 @@ class CustomFeature(BucketizedFeature):
         except (ValueError, TypeError) as e:
             raise ConfigError(self.field_path("operator_params"), f"operator {c.operator_name!r}: {e}") from e
 
+    @property
+    def computes_numbers(self) -> bool:  # type: ignore[override]
+        return not self.is_sparse
+
     def _fg(self, columns: dict[str, pa.Array]) -> FeatureValues:
         c = self.config
         inputs = [self.column(columns, name) for name in self.inputs]

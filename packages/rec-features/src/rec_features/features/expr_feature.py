@@ -28,6 +28,7 @@ class ExprFeature(BucketizedFeature):
     """
 
     config_name = "expr_feature"
+    computes_numbers = True
     bucket_order = BOUNDARIES_ORDER
     value_dim_is_width = True
 

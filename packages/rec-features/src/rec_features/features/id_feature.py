@@ -37,6 +37,10 @@ class IdFeature(BucketizedFeature):
             tokens, weights = self.split_weights(tokens)
         return self.sparse_output(tokens, lengths, weights)
 
+    def _fg_bucketize(self, columns: dict[str, pa.Array]) -> SparseValues:
+        # an id feature's FG is bucketizing alone (weights and maps included): run it on its own column
+        return self._fg(columns)
+
     def fg_json(self) -> dict[str, Any]:
         c = self.config
         out = self.fg_json_base("id_feature", "int64" if self.bucketizer.kind == "num_buckets" else "string")

@@ -23,6 +23,7 @@ class KvDotProduct(BucketizedFeature):
     """
 
     config_name = "kv_dot_product"
+    computes_numbers = True
     bucket_order = BOUNDARIES_ORDER
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -62,6 +62,10 @@ class LookupFeature(BucketizedFeature):
         lengths = np.bincount(row_of(key_lengths)[found], minlength=len(key_lengths)).astype(np.int32)
         return keys.filter(pa.array(found)), values.filter(pa.array(has_value)), lengths
 
+    @property
+    def computes_numbers(self) -> bool:  # type: ignore[override]
+        return not self.config.need_discrete
+
     def _fg(self, columns: dict[str, pa.Array]) -> FeatureValues:
         c = self.config
         keys, values, lengths = self.hits(columns)

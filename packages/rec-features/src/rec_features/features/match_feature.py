@@ -78,6 +78,10 @@ class MatchFeature(BucketizedFeature):
         hit = pc.is_in(row_keys(rows, keys), value_set=row_keys(wanted_rows, wanted))
         return np.asarray(pc.fill_null(hit, False), bool)
 
+    @property
+    def computes_numbers(self) -> bool:  # type: ignore[override]
+        return not self.config.need_discrete
+
     def _fg(self, columns: dict[str, pa.Array]) -> FeatureValues:
         c = self.config
         nested = self.column(columns, self.inputs[0])

@@ -94,6 +94,7 @@ class OverlapFeature(BucketizedFeature):
     """
 
     config_name = "overlap_feature"
+    computes_numbers = True
     bucket_order = BOUNDARIES_ORDER
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

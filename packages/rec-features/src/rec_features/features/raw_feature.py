@@ -71,6 +71,9 @@ class RawFeature(BaseFeature):
     def _finish(self, x: np.ndarray) -> FeatureValues:
         if self._normalize is not None:
             x = self._normalize(x)
+        return self._bucketize(x)
+
+    def _bucketize(self, x: np.ndarray) -> FeatureValues:
         if self.is_sparse:
             # TF-style bucketize: boundaries[i-1] <= x < boundaries[i] -> bucket i
             ids = np.searchsorted(self._boundaries, x.reshape(-1).astype(np.float32), side="right").astype(np.int64)
@@ -80,6 +83,11 @@ class RawFeature(BaseFeature):
     def _fg(self, columns: dict[str, pa.Array]) -> FeatureValues:
         col = self.column(columns, self.inputs[0])
         return self._finish(self._floats(col, self.config.separator or "\x1d", self.config.default_value or "0"))
+
+    def _fg_bucketize(self, columns: dict[str, pa.Array]) -> FeatureValues:
+        # the column holds normalized numbers: bucketize them only
+        col = self.column(columns, self.name)
+        return self._bucketize(self._floats(col, self.config.separator or "\x1d", self.config.default_value or "0"))
 
     def _fg_encoded(self, col: pa.Array) -> FeatureValues:
         default = getattr(self.config, "fg_encoded_default_value", "")

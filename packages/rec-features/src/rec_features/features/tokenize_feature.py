@@ -87,6 +87,10 @@ class TokenizeFeature(BucketizedFeature):
     def num_embeddings(self) -> int:
         return self.tokenizer.vocab_size
 
+    @property
+    def id_limit(self) -> int:
+        return self.tokenizer.vocab_size
+
     def assets(self) -> list[str]:
         files = [self.vocab_path]
         stop = self.config.text_normalizer.stop_char_file if self.config.HasField("text_normalizer") else ""
@@ -104,6 +108,10 @@ class TokenizeFeature(BucketizedFeature):
         lengths[present] = [len(ids) for ids in encoded]
         ids = np.fromiter(itertools.chain.from_iterable(encoded), np.int64, count=int(lengths.sum()))
         return SparseValues(ids, lengths)
+
+    def _fg_bucketize(self, columns: dict[str, pa.Array]) -> SparseValues:
+        # a tokenizer has no bucketize step: the column holds token ids already, as in FG_NONE
+        return self._fg_encoded(self.column(columns, self.name))
 
     def fg_json(self) -> dict[str, Any]:
         c = self.config
