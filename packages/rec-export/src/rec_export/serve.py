@@ -16,11 +16,13 @@ import sys
 import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rec_core.errors import RecError
 from rec_core.logging_utils import get_logger
-from rec_export.predictor import Predictor
+
+if TYPE_CHECKING:  # annotations only: `rec-serve --help` reads the defaults below without loading torch
+    from rec_export.predictor import Predictor
 
 logger = get_logger(__name__)
 
