@@ -44,7 +44,7 @@ def _sparse(fg_mode: str) -> list[str]:
     return SPARSE if fg_mode == "FG_NORMAL" else [f for f in SPARSE if f != "desc_tokens"]
 
 
-def _pipeline(tmp: Path, fg_mode: str) -> str:
+def _pipeline(tmp: Path, fg_mode: str = "FG_NORMAL") -> str:
     features = FEATURES.replace("ASSET_DIR", str(tmp))
     if fg_mode != "FG_NORMAL":
         features = "\n".join(line for line in features.splitlines() if "desc_tokens" not in line)

@@ -25,18 +25,21 @@ feature_configs {
   }
 }
 feature_configs { sequence_id_feature { feature_name: "tags" expression: "user:tags" sequence_length: 4 sequence_delim: ";" embedding_dim: 8 num_buckets: 50 } }
+feature_configs { tokenize_feature { feature_name: "desc_seq" expression: "item:desc" embedding_dim: 8 vocab_file: "tokenizer.json" asset_dir: "ASSET_DIR" tokens_as_sequence: true } }
 """
 HISTORY_GROUP = """  feature_groups {
     group_name: "history"
     sequence_groups { group_name: "hist" feature_names: ["hist__item", "hist__price", "tags"] }
     sequence_encoders { pooling_encoder { input: "hist" pooling_type: "mean" } }
+    sequence_groups { group_name: "desc" feature_names: ["desc_seq"] }
+    sequence_encoders { pooling_encoder { input: "desc" pooling_type: "sum" } }
   }
 """
 ROWS = 300
 
 
 def _config(tmp: Path) -> Path:
-    text = _pipeline(tmp).replace("\nmodel_config {", SEQUENCES + "\nmodel_config {")
+    text = _pipeline(tmp).replace("\nmodel_config {", SEQUENCES.replace("ASSET_DIR", str(tmp)) + "\nmodel_config {")
     text = text.replace('  feature_groups { group_name: "numbers"', HISTORY_GROUP + '  feature_groups { group_name: "numbers"')
     text = text.replace('    towers { input: "numbers"', '    towers { input: "history" mlp { hidden_units: [8] } }\n    towers { input: "numbers"')
     text = text.replace("num_steps: 6", "num_steps: 2").replace(f'"{tmp}/eval.parquet"', f'"{tmp}/train.parquet"')

@@ -17,7 +17,8 @@ from rec_features.custom_ops import CustomOperator
 from rec_features.errors import InvalidFgInputError
 from rec_features.features.base import BaseFeature
 from rec_features.hashing import hash_bucket
-from rec_features.testing import sparse_rows
+from rec_features.features import FG_NORMAL
+from rec_features.testing import build_feature, sparse_rows
 from rec_features.text_normalizer import build_normalizer, translate, SBC2DBC
 
 Feature = Callable[..., BaseFeature]
@@ -137,13 +138,29 @@ class TestTokenize:
         ref = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
         assert sparse_rows(f.process({"title": pa.array(["ＨＥＬＬＯ, World!"])})) == [ref.encode("hello world").ids]
 
+    def test_tokens_as_sequence(self, tokenizer_dir: Path) -> None:
+        from rec_features.embedding import embedding_configs
+        from rec_features.fg_json import create_fg_json, features_from_fg_json
+
+        vocab = f'vocab_file: "tokenizer.json" asset_dir: "{tokenizer_dir}"'
+        pooled = build_feature(TOKENIZE.format(vocab))
+        seq = build_feature(TOKENIZE.format(vocab + " tokens_as_sequence: true"))
+        assert (pooled.is_sequence, seq.is_sequence, seq.sequence_name, seq.is_grouped_sequence) == (False, True, "t", False)
+        titles = {"title": pa.array(["red fish blue fish", None, "hello"])}
+        # the same ids; one sequence element per token instead of one pooled bag per row
+        assert sparse_rows(seq.process(titles)) == sparse_rows(pooled.process(titles))
+        (table,) = embedding_configs([seq])
+        assert table.feature_names == ["t"] and table.num_embeddings == seq.num_embeddings
+        (entry,) = create_fg_json([seq])["features"]
+        assert entry["feature_type"] == "tokenize_feature" and entry["tokens_as_sequence"] is True
+        (back,) = features_from_fg_json({"features": [entry]}, FG_NORMAL)
+        assert back.is_sequence and sparse_rows(back.process(titles)) == sparse_rows(seq.process(titles))
+
     def test_config_errors(self, feature: Feature, tokenizer_dir: Path) -> None:
         with pytest.raises(ConfigError, match=r"tokenize_feature 't'.vocab_file.*does not exist"):
             feature(TOKENIZE.format('vocab_file: "missing.json"'))
         with pytest.raises(ConfigError, match=r"'t'.vocab_file.*cannot load sentencepiece"):
             feature(TOKENIZE.format(f'vocab_file: "{tokenizer_dir}/tokenizer.json" tokenizer_type: "sentencepiece"'))
-        with pytest.raises(ConfigError, match="tokens_as_sequence"):
-            feature(TOKENIZE.format(f'vocab_file: "{tokenizer_dir}/tokenizer.json" tokens_as_sequence: true'))
         with pytest.raises(ConfigError, match="tokenizer_type"):
             feature(TOKENIZE.format(f'vocab_file: "{tokenizer_dir}/tokenizer.json" tokenizer_type: "wordpiece"'))
 

@@ -35,7 +35,7 @@ def fg_json_entries(feature: BaseFeature) -> list[dict[str, Any]]:
             fields = list(getattr(feature.config, "sequence_fields", ()))
             if fields:
                 entry["sequence_fields"] = fields
-        elif feature.is_sequence:
+        elif feature.sequence is not None:  # not tokens_as_sequence: its entry stays a tokenize_feature
             if not str(entry["feature_type"]).startswith("sequence_"):
                 entry["feature_type"] = f"sequence_{entry['feature_type']}"
             entry["sequence_delim"] = feature.sequence_delim

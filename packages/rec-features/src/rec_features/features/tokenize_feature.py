@@ -61,8 +61,6 @@ class TokenizeFeature(BucketizedFeature):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         c = self.config
-        if c.tokens_as_sequence:
-            raise ConfigError(self.field_path("tokens_as_sequence"), "tokens as a sequence are not supported yet; pooled token ids are")
         kind = (c.tokenizer_type or "bpe").lower()
         if kind not in TOKENIZER_TYPES:
             raise ConfigError(self.field_path("tokenizer_type"), f"unknown tokenizer {kind!r}; expected bpe or sentencepiece")
@@ -82,6 +80,15 @@ class TokenizeFeature(BucketizedFeature):
     @property
     def is_sparse(self) -> bool:
         return True
+
+    @property
+    def is_sequence(self) -> bool:
+        """True with `tokens_as_sequence`: the tokens are a sequence (one embedding each, no pooling)."""
+        return super().is_sequence or bool(self.config.tokens_as_sequence)
+
+    @property
+    def sequence_name(self) -> str:
+        return self.name if self.sequence is None and self.config.tokens_as_sequence else super().sequence_name
 
     @property
     def num_embeddings(self) -> int:
@@ -124,6 +131,8 @@ class TokenizeFeature(BucketizedFeature):
         )
         if c.asset_dir:
             out["asset_dir"] = c.asset_dir
+        if c.tokens_as_sequence:
+            out["tokens_as_sequence"] = True
         if c.HasField("text_normalizer"):
             tn = c.text_normalizer
             norm: dict[str, Any] = {"norm_options": [TextNormalizeOption.Name(o) for o in tn.norm_options]}
