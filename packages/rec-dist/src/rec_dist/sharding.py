@@ -13,15 +13,18 @@ from torchrec.distributed import DistributedModelParallel
 from torchrec.distributed.embedding import EmbeddingCollectionSharder
 from torchrec.distributed.embedding_types import EmbeddingComputeKernel
 from torchrec.distributed.embeddingbag import EmbeddingBagCollectionSharder
+from torchrec.distributed.mc_embedding import ManagedCollisionEmbeddingCollectionSharder
+from torchrec.distributed.mc_embeddingbag import ManagedCollisionEmbeddingBagCollectionSharder
 from torchrec.distributed.planner import EmbeddingShardingPlanner, ParameterConstraints, Topology
 from torchrec.distributed.planner.storage_reservations import HeuristicalStorageReservation
 from torchrec.distributed.types import ShardingPlan, ShardingType
 from torchrec.modules.embedding_modules import EmbeddingBagCollection, EmbeddingCollection
+from torchrec.modules.mc_embedding_modules import BaseManagedCollisionEmbeddingCollection
 
 from rec_core.errors import ConfigError
 from rec_core.logging_utils import get_logger
 from rec_dist.optimizers import _table_configs, apply_sparse_optimizer
-from rec_models.optim import FUSED_DIM_MULTIPLE, needs_dense_kernel
+from rec_models.optim import CPU_FUSED_SPARSE, FUSED_DIM_MULTIPLE, needs_dense_kernel
 
 logger = get_logger(__name__)
 
@@ -32,6 +35,57 @@ _KERNELS = {k.value for k in EmbeddingComputeKernel}
 def _collections(model: nn.Module) -> list[EmbeddingBagCollection | EmbeddingCollection]:
     # EmbeddingCollections hold the unpooled tables that sequence groups read
     return [m for m in model.modules() if isinstance(m, (EmbeddingBagCollection, EmbeddingCollection))]
+
+
+class _AddRowWise:
+    """TorchRec offers row-wise sharding only on GPU; managed-collision (zch) tables need it
+    (each rank remaps the ids of its own rows), and FBGEMM's CPU kernels run it too."""
+
+    def sharding_types(self, compute_device_type: str) -> list[str]:
+        return sorted({*super().sharding_types(compute_device_type), ShardingType.ROW_WISE.value})  # type: ignore[misc]
+
+
+class _DeviceKernels:
+    """Managed-collision sharders list GPU kernels on every device; keep those the tables' sharder offers."""
+
+    def compute_kernels(self, sharding_type: str, compute_device_type: str) -> list[str]:
+        offered = self._e_sharder.compute_kernels(sharding_type, compute_device_type)  # type: ignore[attr-defined]
+        return [k for k in super().compute_kernels(sharding_type, compute_device_type) if k in offered]  # type: ignore[misc]
+
+
+class _RowWiseEbcSharder(_AddRowWise, EmbeddingBagCollectionSharder):
+    pass
+
+
+class _RowWiseEcSharder(_AddRowWise, EmbeddingCollectionSharder):
+    pass
+
+
+class _ZchEbcSharder(_DeviceKernels, ManagedCollisionEmbeddingBagCollectionSharder):
+    pass
+
+
+class _ZchEcSharder(_DeviceKernels, ManagedCollisionEmbeddingCollectionSharder):
+    pass
+
+
+def _prepare_zch(model: nn.Module, sparse_optimizer: tuple[str, type, dict[str, Any]], device: torch.device, world_size: int) -> None:
+    """Managed-collision (zch) tables shard only row-wise, which needs a fused kernel; each rank
+    remaps one contiguous block of the raw id space (TorchRec's `buckets`, one per rank)."""
+    for m in model.modules():
+        if not isinstance(m, BaseManagedCollisionEmbeddingCollection):
+            continue
+        mcc = m._managed_collision_collection
+        for module in mcc._managed_collision_modules.values():
+            module._buckets = world_size
+        for table in mcc.embedding_configs():
+            if needs_dense_kernel(sparse_optimizer, device.type, table.embedding_dim):
+                raise ConfigError(
+                    f"feature {table.feature_names[0]!r}.zch",
+                    f"zch table {table.name!r} (embedding_dim {table.embedding_dim}) shards only row-wise, which needs "
+                    f"a fused sparse optimizer: embedding_dim must be a multiple of {FUSED_DIM_MULTIPLE}, and on CPU the "
+                    f"sparse optimizer must be one of {sorted(CPU_FUSED_SPARSE)} without weight decay",
+                )
 
 
 def _unsharded_collections(model: nn.Module, sparse_optimizer: tuple[str, type, dict[str, Any]], device: torch.device) -> dict[str, EmbeddingCollection]:
@@ -123,12 +177,18 @@ def shard_model(
     other tables run on the dense kernel (data parallel), updated by the same rule through
     `build_optimizer`. A `plan` (e.g. restored with a checkpoint of the same world size) is used as is.
     """
+    world_size = dist.get_world_size()
+    _prepare_zch(model, sparse_optimizer, device, world_size)
     unsharded = _unsharded_collections(model, sparse_optimizer, device)
     for collection in unsharded.values():
         _materialize(collection, device)
     apply_sparse_optimizer(model, sparse_optimizer, skip=list(unsharded.values()))
-    world_size = dist.get_world_size()
-    sharders = [EmbeddingBagCollectionSharder(), EmbeddingCollectionSharder()]
+    sharders = [
+        EmbeddingBagCollectionSharder(),
+        EmbeddingCollectionSharder(),
+        _ZchEbcSharder(_RowWiseEbcSharder()),
+        _ZchEcSharder(_RowWiseEcSharder()),
+    ]
     if plan is None:
         reserve = float(os.environ.get("STORAGE_RESERVE_PERCENT", "0.15"))
         planner = EmbeddingShardingPlanner(

@@ -30,18 +30,21 @@ from torchrec.modules.embedding_modules import (
     EmbeddingCollection,
     get_embedding_names_by_table,
 )
+from torchrec.modules.mc_embedding_modules import ManagedCollisionEmbeddingBagCollection, ManagedCollisionEmbeddingCollection
+from torchrec.modules.mc_modules import ManagedCollisionCollection
 from torchrec.sparse.jagged_tensor import JaggedTensor
 
 from rec_core.batch import BASE_DATA_GROUP, Batch
 from rec_core.errors import ConfigError
 from rec_features.embedding import embedding_bag_configs, embedding_configs
 from rec_features.features.base import BaseFeature
-from rec_features.zch import is_zch
+from rec_features.zch import is_zch, managed_collision_modules
 from rec_models.modules import jagged
 from rec_models.modules.sequence import SequenceEncoder, create_sequence_encoder, encoder_config
 
 DEEP, WIDE, SEQUENCE, JAGGED_SEQUENCE = 0, 1, 2, 3
-_BAGS = ("ebc", "weighted_ebc", "wide_ebc", "weighted_wide_ebc")
+# tables of zch features live in their own (managed-collision) collections, prefixed "mc_"
+_BAGS = tuple(f"{mc}{w}{wide}ebc" for mc in ("", "mc_") for wide in ("", "wide_") for w in ("", "weighted_"))
 
 
 def _weighted(f: BaseFeature) -> bool:
@@ -83,7 +86,9 @@ class EmbeddingGroup(nn.Module):
 
     `ebc` holds the pooled DEEP tables, `wide_ebc` the WIDE ones; weighted features get their
     own `weighted_ebc` / `weighted_wide_ebc`; `ecs[str(dim)]` holds the unpooled tables of
-    width dim (each collection is None / ecs is empty when unused).
+    width dim (each collection is None / ecs is empty when unused). Tables of zch features sit
+    in the same collections prefixed `mc_` (`mc_ebc`, ..., `ecs["mc_<dim>"]`): TorchRec
+    managed-collision collections that remap raw ids to rows before the lookup.
     """
 
     def __init__(
@@ -169,13 +174,6 @@ class EmbeddingGroup(nn.Module):
         return names
 
     def _use(self, group: str, f: BaseFeature, suffix: str, wide: bool, unpooled: bool) -> None:
-        if is_zch(f):
-            # its FG output is raw 63-bit hashes: without the managed-collision remapping they
-            # would index far outside the table
-            raise ConfigError(
-                f"feature {f.name!r}.zch",
-                "zero-collision hashing is not yet supported in model embedding tables; use hash_bucket_size",
-            )
         table_suffix = ("_wide" if wide else "") + (f"_{suffix}" if suffix else "")
         self._uses[(group, f.name, unpooled)] = _Use(f, f"{f.embedding_name}{table_suffix}", table_suffix, wide, unpooled)
 
@@ -234,19 +232,26 @@ class EmbeddingGroup(nn.Module):
         self._keys: dict[tuple[str, str], tuple[str, str]] = {}  # (feature, table) -> (module, output key)
         for name in _BAGS:
             tables = _configs(bags.get(name, []), embedding_bag_configs, wide_dim, wide_init_fn)
-            collection = (
-                EmbeddingBagCollection(tables=tables, is_weighted=name.startswith("weighted"), device=device) if tables else None
-            )
+            collection: nn.Module | None = None
+            if tables:
+                collection = EmbeddingBagCollection(tables=tables, is_weighted="weighted_" in name, device=device)
+                if name.startswith("mc_"):
+                    collection = ManagedCollisionEmbeddingBagCollection(collection, _collision_collection(bags[name], tables, device))
             setattr(self, name, collection)
             self._register_keys(name, tables, owner)
-        # EmbeddingCollection tables of one collection share a width
-        by_width: dict[int, list[EmbeddingConfig]] = defaultdict(list)
+        # EmbeddingCollection tables of one collection share a width (and zch or not)
+        by_width: dict[str, list[EmbeddingConfig]] = defaultdict(list)
+        zch_tables = {u.table for u in unpooled if is_zch(u.feature)}
         for table in _configs(unpooled, embedding_configs, wide_dim, wide_init_fn):
-            by_width[table.embedding_dim].append(table)
+            by_width[f"{'mc_' if table.name in zch_tables else ''}{table.embedding_dim}"].append(table)
         self.ecs = nn.ModuleDict()
-        for width in sorted(by_width):
-            self.ecs[str(width)] = EmbeddingCollection(tables=by_width[width], device=device)
-            self._register_keys(str(width), by_width[width], owner)
+        for key in sorted(by_width):
+            tables = by_width[key]
+            ec: nn.Module = EmbeddingCollection(tables=tables, device=device)
+            if key.startswith("mc_"):
+                ec = ManagedCollisionEmbeddingCollection(ec, _collision_collection(unpooled, tables, device))
+            self.ecs[key] = ec
+            self._register_keys(key, tables, owner)
 
     def _register_keys(self, module: str, tables: Sequence[EmbeddingBagConfig | EmbeddingConfig], owner: dict[str, str]) -> None:
         for table, keys in zip(tables, get_embedding_names_by_table(list(tables))):
@@ -317,9 +322,10 @@ class EmbeddingGroup(nn.Module):
             for name in _BAGS:
                 collection = getattr(self, name)
                 if collection is not None:
-                    pooled[name] = collection(kjt).to_dict()
-            for width in self._ec_keys:
-                rows[width] = self.ecs[width](kjt)
+                    # managed-collision collections return (embeddings, remapped ids or None)
+                    pooled[name] = (collection(kjt)[0] if name.startswith("mc_") else collection(kjt)).to_dict()
+            for key in self._ec_keys:
+                rows[key] = self.ecs[key](kjt)[0] if key.startswith("mc_") else self.ecs[key](kjt)
         if self._uses_dense:
             pooled["dense"] = batch.dense_features[BASE_DATA_GROUP].to_dict()
         mulval: dict[str, JaggedTensor] = {}
@@ -403,7 +409,18 @@ def _encoder_inputs(group: Any, where: str) -> list[tuple[Any, str, str]]:
 
 
 def _bag_name(u: _Use) -> str:
-    return f"{'weighted_' if _weighted(u.feature) else ''}{'wide_' if u.wide else ''}ebc"
+    return f"{'mc_' if is_zch(u.feature) else ''}{'weighted_' if _weighted(u.feature) else ''}{'wide_' if u.wide else ''}ebc"
+
+
+def _collision_collection(uses: Sequence[_Use], tables: Sequence[Any], device: torch.device | None) -> ManagedCollisionCollection:
+    """The managed-collision modules of `tables` (zch tables), in the tables' order as TorchRec pairs them."""
+    by_suffix: dict[str, dict[str, BaseFeature]] = defaultdict(dict)
+    for u in uses:
+        by_suffix[u.suffix][u.feature.name] = u.feature
+    modules = {}
+    for suffix, feats in by_suffix.items():
+        modules.update(managed_collision_modules(list(feats.values()), device, suffix))
+    return ManagedCollisionCollection({t.name: modules[t.name] for t in tables}, tables)
 
 
 def _configs(uses: Sequence[_Use], build: Callable[..., list[Any]], wide_dim: int, wide_init_fn: str) -> list[Any]:
