@@ -46,6 +46,7 @@ def test_config_reference_covers_every_field_of_the_root_and_its_details() -> No
     model = pages["config/model.md"]
     assert "| `group_type` | 3 | [`FeatureGroupType`](#rec-protos-featuregrouptype) | required | `DEEP` |" in model
     assert "| `WIDE` |" in model  # enum values are listed
+    assert "| `vocab_dict` | 8 | map&lt;`string`, `uint64`&gt; | map |" in feature
 
 
 def test_config_reference_links_resolve_to_generated_sections() -> None:

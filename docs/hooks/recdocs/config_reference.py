@@ -227,6 +227,8 @@ def _synthetic(oneof) -> bool:  # noqa: ANN001 - OneofDescriptor is not exported
 
 
 def _label(f: FieldDescriptor) -> str:
+    if f.message_type is not None and f.message_type.GetOptions().map_entry:
+        return "map"
     if f.is_repeated:
         return "repeated"
     return "required" if f.is_required else "optional"
@@ -274,7 +276,7 @@ def _index(pages: list[ProtoPage], renderer: _Renderer) -> str:
              "A pipeline config is a protobuf text-format (or JSON) file holding one "
              f"`{ROOT_MESSAGE}` message. The pages below list every message and enum it can reach, "
              "generated from the schema in `rec_core/protos/` when the site is built: for each field its "
-             "number, type, label (`optional`, `required`, `repeated`), default, oneof group and the "
+             "number, type, label (`optional`, `required`, `repeated`, `map`), default, oneof group and the "
              "comment from the `.proto` source.", "",
              "Message, field and enum names are TorchEasyRec's, so its configs load unchanged. "
              "`rec-config validate` checks a config against this schema and the cross-field rules; "

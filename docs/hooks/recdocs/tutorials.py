@@ -200,7 +200,10 @@ def _rec_sections(example: Example, repo: Path) -> list[str]:
         "### Feature groups", "", *_group_rows(config), "",
         "### Features", "", *_feature_rows(config), "",
         "## Train, evaluate, export", "",
-        "From the repository root, once the data above exists:", "",
+        "From the repository root, once the data exists at the config's paths. To use other "
+        "paths, `rec-train` takes `--train_input_path`, `--eval_input_path` and `--model_dir`, "
+        "`rec-eval` takes `--eval_input_path` and `--checkpoint_path`, and `rec-export` takes "
+        "`--checkpoint_path`.", "",
         *_commands(example, config.model_dir), "",
     ]
 
