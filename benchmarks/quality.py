@@ -1,0 +1,229 @@
+"""Model quality on real public data sets, next to the published figures for the same split.
+
+    uv run python benchmarks/quality.py                                  # every model (about 40 min on 2 cores)
+    uv run python benchmarks/quality.py --models deepfm,dcn --out /tmp/q.json
+
+Ranking models train on Frappe_x1 (BARS split; examples/frappe) and are compared with the BARS
+leaderboard's test AUC / log loss. Protocol, as BARS: train on train, evaluate on valid after
+every epoch, keep the best-valid checkpoint (by AUC) and score it once on test with `rec-eval`.
+
+Two-tower retrieval (DSSM) trains on MovieLens-1M (LCFN split; examples/ml1m) and is compared
+with the Recall@20 / NDCG@20 that SimpleX and UltraGCN publish for this split: full-corpus
+ranking of all items for every test user, the user's training items excluded
+(benchmarks/quality_retrieval.py).
+
+Every run uses `rec-train --seed` (default 2021, BARS's seed) and a fresh model_dir under
+--work_dir. Data are read from --data_root (default ../shared/data) and converted under
+--work_dir; nothing is written into the repository except --out. Progress goes to stderr; the
+Markdown table to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from quality_retrieval import evaluate_retrieval  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One example: its config, data set and the published reference figures."""
+
+    config: str
+    dataset: str
+    reference: dict[str, float]
+    source: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+BARS = "BARS Frappe_x1 leaderboard (test, seed 2021)"
+SPECS: dict[str, Spec] = {
+    "dnn": Spec("examples/frappe/dnn.config", "frappe_x1", {"auc": 0.9833, "logloss": 0.1622}, BARS + ", DNN"),
+    "wide_and_deep": Spec("examples/frappe/wide_and_deep.config", "frappe_x1", {"auc": 0.9841, "logloss": 0.1490}, BARS),
+    "deepfm": Spec("examples/frappe/deepfm.config", "frappe_x1", {"auc": 0.9842, "logloss": 0.1482}, BARS),
+    "dcn": Spec("examples/frappe/dcn.config", "frappe_x1", {"auc": 0.9839, "logloss": 0.1527}, BARS),
+    "dcn_v2": Spec("examples/frappe/dcn_v2.config", "frappe_x1", {"auc": 0.9845, "logloss": 0.1491}, BARS),
+    "dlrm": Spec("examples/frappe/dlrm.config", "frappe_x1", {"auc": 0.9840, "logloss": 0.1444}, BARS),
+    "xdeepfm": Spec("examples/frappe/xdeepfm.config", "frappe_x1", {"auc": 0.9845, "logloss": 0.1466}, BARS),
+    "dssm": Spec(
+        "examples/ml1m/dssm.config",
+        "ml1m_lcfn",
+        {"recall@20": 0.2802, "ndcg@20": 0.2670},
+        "SimpleX on MovieLens-1M (RecZoo SimpleX README); UltraGCN 0.2787 / 0.2642",
+    ),
+}
+RANKING_METRICS = {"auc": "auc", "logloss": "binary_cross_entropy"}
+
+
+def log(msg: str) -> None:
+    """Progress line to stderr."""
+    print(f"[quality {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run(args: list[str], log_path: Path) -> None:
+    """Run a command from the repository root, output to `log_path`; raise on failure."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    with open(log_path, "a") as out:
+        out.write("$ " + " ".join(args) + "\n")
+        out.flush()
+        result = subprocess.run(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:4])} ... failed (exit {result.returncode}); see {log_path}")
+
+
+def rec(module: str, *args: str, log_path: Path) -> None:
+    """Run a rec CLI module with this interpreter."""
+    run([sys.executable, "-m", module, *args], log_path)
+
+
+def prepare(dataset: str, data_root: Path, work: Path, log_path: Path) -> Path:
+    """Convert a data set once into work/<dataset>; returns that directory."""
+    out = work / dataset
+    if (out / "test.parquet").exists():
+        return out
+    script = {"frappe_x1": "examples/frappe/prepare_data.py", "ml1m_lcfn": "examples/ml1m/prepare_data.py"}[dataset]
+    log(f"preparing {dataset} -> {out}")
+    run([sys.executable, script, "--data_dir", str(data_root / dataset), "--output_dir", str(out)], log_path)
+    return out
+
+
+def read_jsonl(path: Path) -> list[dict[str, float]]:
+    """Rows of a JSON-lines result file."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def train(spec: Spec, data: Path, model_dir: Path, seed: int, log_path: Path, eval_split: str | None) -> float:
+    """rec-train into a fresh model_dir; returns wall seconds."""
+    shutil.rmtree(model_dir, ignore_errors=True)
+    args = ["--pipeline_config_path", spec.config, "--model_dir", str(model_dir), "--seed", str(seed)]
+    args += ["--train_input_path", str(data / "train.parquet")]
+    if eval_split:
+        args += ["--eval_input_path", str(data / f"{eval_split}.parquet")]
+    start = time.time()
+    rec("rec_dist.cli.train", *args, log_path=log_path)
+    return time.time() - start
+
+
+def ranking(name: str, spec: Spec, data: Path, work: Path, seed: int, log_path: Path, resume: bool) -> dict[str, Any]:
+    """Train with per-epoch valid evaluation (unless `resume`), score the best-valid checkpoint on test."""
+    model_dir = work / "models" / name
+    seconds = train(spec, data, model_dir, seed, log_path, "valid") if not resume else None
+    history = read_jsonl(model_dir / "train_eval_result_v2.txt")
+    best = max(history, key=lambda r: r["auc"])
+    rec(
+        "rec_dist.cli.eval",
+        "--pipeline_config_path", str(model_dir / "pipeline.config"),
+        "--checkpoint_path", str(model_dir / f"model.ckpt-{best['global_step']}"),
+        "--eval_input_path", str(data / "test.parquet"),
+        "--eval_result_filename", "eval_test.txt",
+        log_path=log_path,
+    )  # fmt: skip
+    test = read_jsonl(model_dir / "eval_test.txt")[-1]
+    steps_per_epoch = history[0]["global_step"]
+    return {
+        "test": {k: test[m] for k, m in RANKING_METRICS.items()},
+        "valid": {k: best[m] for k, m in RANKING_METRICS.items()},
+        "best_epoch": best["global_step"] // steps_per_epoch,
+        "epochs": len(history),
+        "train_seconds": round(seconds, 1) if seconds is not None else None,
+    }
+
+
+def matching(name: str, spec: Spec, data: Path, work: Path, seed: int, log_path: Path, resume: bool) -> dict[str, Any]:
+    """Train the two-tower model (unless `resume`), then full-corpus Recall/NDCG@20 on the test users."""
+    model_dir = work / "models" / name
+    seconds = None if resume else train(spec, data, model_dir, seed, log_path, None)
+    test = evaluate_retrieval(model_dir, data, k=20, log_path=log_path)
+    return {"test": test, "train_seconds": round(seconds, 1) if seconds is not None else None}
+
+
+def hardware() -> str:
+    """CPU model and core count of this machine."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    """Markdown table: model, data set, metric, rec, published, delta."""
+    lines = ["| model | data set | metric | rec | published | delta |", "| --- | --- | --- | --- | --- | --- |"]
+    for name, r in results.items():
+        if "error" in r:
+            lines.append(f"| {name} | {SPECS[name].dataset} | – | failed: {r['error']} | | |")
+            continue
+        for metric, ref in SPECS[name].reference.items():
+            got = r["test"][metric]
+            lines.append(f"| {name} | {SPECS[name].dataset} | {metric} | {got:.4f} | {ref:.4f} | {got - ref:+.4f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", default=",".join(SPECS), help=f"comma list of {', '.join(SPECS)}")
+    p.add_argument("--out", default=str(ROOT / "benchmarks/results/quality.json"))
+    p.add_argument("--work_dir", default="/tmp/rec_quality", help="converted data, model dirs and logs")
+    p.add_argument("--data_root", default=str(ROOT.parent / "shared/data"))
+    p.add_argument("--seed", type=int, default=2021)
+    p.add_argument("--resume", action="store_true", help="do not train: score the models already in --work_dir")
+    args = p.parse_args()
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(SPECS))
+    if unknown:
+        p.error(f"unknown --models {unknown}; choose from {list(SPECS)}")
+    work = Path(args.work_dir)
+    (work / "logs").mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
+    # results of models not run now are kept, so the models can run one at a time
+    report = json.loads(out.read_text()) if out.exists() else {"results": {}}
+    results: dict[str, dict[str, Any]] = {}  # this run's
+    for name in names:
+        spec = SPECS[name]
+        log_path = work / "logs" / f"{name}.log"
+        if not args.resume:
+            log_path.unlink(missing_ok=True)
+        log(f"{name}: {spec.config} on {spec.dataset} (log {log_path})")
+        try:
+            data = prepare(spec.dataset, Path(args.data_root), work, log_path)
+            evaluate = matching if spec.dataset == "ml1m_lcfn" else ranking
+            results[name] = evaluate(name, spec, data, work, args.seed, log_path, args.resume)
+        except (RuntimeError, subprocess.CalledProcessError, OSError, ValueError, KeyError) as e:
+            results[name] = {"error": str(e)}
+        log(f"{name}: {json.dumps(results[name])}")
+        report["results"][name] = {
+            **results[name],
+            "config": spec.config,
+            "dataset": spec.dataset,
+            "reference": spec.reference,
+            "reference_source": spec.source,
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "seed": args.seed,
+        }
+        report.update(hardware=hardware(), python=platform.python_version())
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        log(f"wrote {out}")
+    print(table(report["results"]))
+
+
+if __name__ == "__main__":
+    main()
