@@ -116,6 +116,19 @@ def _tdm_cluster_tree(p: argparse.ArgumentParser) -> None:
     p.add_argument("--parallel", type=int, default=16, help="processes clustering the subtrees of a level")
 
 
+def _tdm_item_emb(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pipeline_config_path", required=True, help="the TDM model's pipeline config (its model_dir holds the checkpoints)")
+    p.add_argument("--checkpoint_path", help="checkpoint dir (default: latest in model_dir)")
+    p.add_argument("--item_input_path", required=True, help="item table with the columns the node features read")
+    p.add_argument("--item_id_field", default="item_id")
+    p.add_argument("--attr_fields", help="comma list of further item columns copied to the output (e.g. for tdm-cluster-tree)")
+    p.add_argument("--embedding_output_path", required=True, help="output directory (part-0 file)")
+    p.add_argument("--embedding_field", default="item_emb")
+    p.add_argument("--batch_size", type=int, default=4096)
+    p.add_argument("--writer_type", default="parquet", choices=["parquet", "csv"])
+    p.add_argument("--reader_type", choices=["ParquetReader", "CsvReader", "ArrowReader"], help="default: from the file ending")
+
+
 def _tdm_retrieval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scripted_model_path", required=True, help="TDM export directory (from rec-export)")
     p.add_argument("--predict_input_path", required=True, help="user rows (the model's user features; item id optional)")
@@ -140,6 +153,7 @@ COMMANDS: dict[str, tuple[str, str, Adder]] = {
     "feature-selection": ("feature_selection", "rank features by variational dropout, prune a config", _feature_selection),
     "tdm-init-tree": ("tdm.init_tree", "initial TDM tree over items in category order", _tdm_init_tree),
     "tdm-cluster-tree": ("tdm.cluster_tree", "TDM tree from balanced k-means of learned item embeddings", _tdm_cluster_tree),
+    "tdm-item-emb": ("tdm.item_emb", "the item embeddings a trained TDM model learned (for tdm-cluster-tree)", _tdm_item_emb),
     "tdm-retrieval": ("tdm.retrieval", "top items per user by beam search with an exported TDM model", _tdm_retrieval),
 }
 
