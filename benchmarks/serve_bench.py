@@ -153,7 +153,7 @@ def split_breakdown(eager: torch.nn.Module, aot: Any, batch: dict, args: argpars
     """Median ms of the AOT export's sparse part, its AOTInductor dense part, and that dense graph scripted."""
     from torchrec.fx import symbolic_trace
 
-    from rec_export.split import split_sparse_dense
+    from rec_models.split import split_sparse_dense
 
     dense_ts = torch.jit.script(split_sparse_dense(symbolic_trace(eager)).dense)
     with torch.inference_mode():

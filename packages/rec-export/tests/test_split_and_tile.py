@@ -17,7 +17,7 @@ from rec_dist.setup import build_features, prepare_config
 from rec_export import Predictor
 from rec_export.acc import AccConfig
 from rec_export.exporter import export
-from rec_export.split import split_sparse_dense
+from rec_models.split import split_sparse_dense
 from rec_models.wrappers import ScriptWrapper
 
 

@@ -67,7 +67,7 @@ class SplitExporter(Exporter):
     def export(self, job: ExportJob) -> dict[str, Any]:
         from torchrec.fx import symbolic_trace
 
-        from rec_export.split import check_cut, split_sparse_dense
+        from rec_models.split import check_cut, split_sparse_dense
 
         parts = split_sparse_dense(symbolic_trace(job.wrapper))
         torch.jit.script(parts.sparse).save(os.path.join(job.out_dir, SCRIPTED_SPARSE_MODEL))
