@@ -78,6 +78,13 @@ def _prepare_zch(model: nn.Module, sparse_optimizer: tuple[str, type, dict[str, 
         mcc = m._managed_collision_collection
         for module in mcc._managed_collision_modules.values():
             module._buckets = world_size
+        if device.type == "cpu" and world_size > 1 and isinstance(m._embedding_module, EmbeddingBagCollection):
+            # gloo's all-gather (the backward of the row-wise reduce-scatter) takes equal sizes only
+            logger.warning(
+                "zch tables %s are pooled row-wise over gloo: every rank needs the same batch size; "
+                "set data_config.drop_remainder: true (a smaller last batch fails in its backward)",
+                [t.name for t in mcc.embedding_configs()],
+            )
         for table in mcc.embedding_configs():
             if needs_dense_kernel(sparse_optimizer, device.type, table.embedding_dim):
                 raise ConfigError(
