@@ -33,29 +33,25 @@ class Items:
         """[K] int64 item ids."""
         return self.table.column(self.item_id_field).to_numpy()
 
-    def attrs(self, order: np.ndarray) -> dict[str, np.ndarray]:
-        """The attr fields as strings ("" for null), items in `order`."""
+    def _columns(self, names: list[str], order: np.ndarray, target: pa.DataType, fill: object, what: str) -> dict[str, np.ndarray]:
+        """Columns `names` cast to `target`, nulls filled, items in `order`."""
         taken = self.table.take(pa.array(order))
         out = {}
-        for name in self.attr_fields:
+        for name in names:
             try:
-                values = taken.column(name).cast(pa.string())
+                values = taken.column(name).cast(target).fill_null(fill)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-                raise DataError(f"attr field {name!r} cannot be written as text: {e}") from e
-            out[name] = np.asarray(values.fill_null("").to_pylist(), object)
+                raise DataError(f"{what} {name!r} cannot be read as {target}: {e}") from e
+            out[name] = np.asarray(values.to_pylist(), object) if target == pa.string() else values.to_numpy()
         return out
+
+    def attrs(self, order: np.ndarray) -> dict[str, np.ndarray]:
+        """The attr fields as strings ("" for null), items in `order`."""
+        return self._columns(self.attr_fields, order, pa.string(), "", "attr field")
 
     def raw_attrs(self, order: np.ndarray) -> dict[str, np.ndarray]:
         """The raw attr fields as floats (null: 0), items in `order`."""
-        taken = self.table.take(pa.array(order))
-        out = {}
-        for name in self.raw_attr_fields:
-            try:
-                values = taken.column(name).cast(pa.float64())
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-                raise DataError(f"raw attr field {name!r} is not numeric: {e}") from e
-            out[name] = values.fill_null(0.0).to_numpy()
-        return out
+        return self._columns(self.raw_attr_fields, order, pa.float64(), 0.0, "raw attr field")
 
 
 def read_items(path: str, item_id_field: str, columns: list[str], attr_fields: list[str], raw_attr_fields: list[str], reader_type: str | None = None) -> Items:
