@@ -2,8 +2,9 @@
 
 FG gives a zch feature raw 63-bit hashes; a `MCHManagedCollisionModule` per table remaps them to
 rows in [0, zch_size), evicting by LFU, LRU or distance-LFU score every `eviction_interval`
-steps. The model wraps its embedding collection with these (TorchRec's
-`ManagedCollisionEmbeddingBagCollection`).
+steps. rec-models wraps the tables of zch features with these (TorchRec's
+`ManagedCollisionEmbeddingBagCollection`, or `ManagedCollisionEmbeddingCollection` for tables a
+sequence group reads).
 """
 
 from __future__ import annotations
