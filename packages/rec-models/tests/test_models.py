@@ -17,7 +17,7 @@ import torch
 from rec_core.batch import Batch
 from rec_core.errors import ConfigError, PluginError
 from rec_models.model import BaseModel
-from rec_models.testing import TRACE_FORMS, GraphType, aot_inductor_compile, build_from_config, create_test_module
+from rec_models.testing import TRACE_FORMS, GraphType, aot_inductor_compile, build_from_config, create_test_module, tolerance
 from rec_models.wrappers import ScriptWrapper, TrainWrapper
 
 NUM_ROWS = 256
@@ -146,8 +146,7 @@ def export_case(tmp_path: Path, model_name: str) -> tuple[BaseModel, Batch]:
 def aot_inductor_forms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Callable]:
     """Every model's export signature compiled by AOTInductor for its export batch, in one build."""
     cases = {name: export_case(tmp_path_factory.mktemp(name), name) for name in MODELS}
-    compiled = aot_inductor_compile([(ScriptWrapper(model), (batch.to_dict(),)) for model, batch in cases.values()])
-    return dict(zip(cases, compiled))
+    return aot_inductor_compile({name: (ScriptWrapper(model), (batch.to_dict(),)) for name, (model, batch) in cases.items()})
 
 
 class TestEveryModel:
@@ -198,8 +197,7 @@ class TestEveryModel:
             outputs[GraphType.AOT_INDUCTOR] = aot_inductor_forms[model_name](data)
         for graph_type, out in outputs.items():
             assert set(out) == set(expected), graph_type
-            # compiled C++ kernels may sum in another order than ATen's: last-bit differences
-            tol = 1e-6 if graph_type == GraphType.AOT_INDUCTOR else 0
+            tol = tolerance(graph_type)
             for key, value in expected.items():
                 torch.testing.assert_close(out[key], value, rtol=tol, atol=tol, msg=f"{graph_type} {key}")
 

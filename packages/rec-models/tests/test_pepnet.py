@@ -3,6 +3,7 @@ export forms."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,19 @@ import pyarrow as pa
 import pytest
 import torch
 
+from rec_core.batch import Batch
 from rec_core.errors import ConfigError
 from rec_models.modules.pepnet import EPNet, GateNU, PPNet
-from rec_models.testing import GraphType, build_from_config, create_test_module, pipeline_trace
+from rec_models.model import BaseModel
+from rec_models.testing import (
+    TRACE_FORMS,
+    GraphType,
+    aot_inductor_compile,
+    build_from_config,
+    create_test_module,
+    pipeline_trace,
+    tolerance,
+)
 from rec_models.wrappers import ScriptWrapper, TrainWrapper
 
 FEATURES = """
@@ -74,6 +85,20 @@ def model_name(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+def export_case(tmp_path: Path, model_name: str) -> tuple[BaseModel, Batch]:
+    """The model in eval mode and the batch its export forms are compared on."""
+    model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
+    model.eval()
+    return model, parser(rows(seed=3, n=64))
+
+
+@pytest.fixture(scope="module")
+def aot_inductor_forms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Callable]:
+    """Every model's export signature compiled by AOTInductor for its export batch, in one build."""
+    cases = {name: export_case(tmp_path_factory.mktemp(name), name) for name in MODELS}
+    return aot_inductor_compile({name: (ScriptWrapper(model), (batch.to_dict(),)) for name, (model, batch) in cases.items()})
+
+
 class TestPEPNet:
     def test_outputs_losses_and_gradients(self, tmp_path: Path, model_name: str) -> None:
         model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
@@ -104,17 +129,18 @@ class TestPEPNet:
         graph = pipeline_trace(TrainWrapper(model))
         assert any(n.op == "call_module" and n.target.endswith("ebc") for n in graph.nodes)
 
-    def test_export_forms_agree(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
-        model.eval()
-        batch = parser(rows(seed=3, n=64))
+    @pytest.mark.slow
+    def test_export_forms_agree(self, tmp_path: Path, model_name: str, aot_inductor_forms: dict[str, Callable]) -> None:
+        model, batch = export_case(tmp_path, model_name)
         wrapper = ScriptWrapper(model)
+        forms = {g: create_test_module(wrapper, g) for g in TRACE_FORMS} | {GraphType.AOT_INDUCTOR: aot_inductor_forms[model_name]}
         with torch.no_grad():
             expected = model.predict(batch)
-            for graph_type in GraphType:
-                out = create_test_module(wrapper, graph_type)(batch.to_dict())
+            for graph_type, form in forms.items():
+                out = form(batch.to_dict())
+                tol = tolerance(graph_type)
                 for key, value in expected.items():
-                    torch.testing.assert_close(out[key], value, rtol=0, atol=0, msg=f"{graph_type} {key}")
+                    torch.testing.assert_close(out[key], value, rtol=tol, atol=tol, msg=f"{graph_type} {key}")
 
     def test_each_row_reads_its_domain_output(self, tmp_path: Path) -> None:
         model, parser = build_from_config(write_config(tmp_path, MODELS["pepnet_domains"]))

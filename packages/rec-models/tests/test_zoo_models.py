@@ -7,6 +7,7 @@ loss well below the starting value within a few dozen steps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,15 @@ from rec_core.batch import Batch
 from rec_core.errors import ConfigError
 from rec_core.registry import registry
 from rec_models.model import BaseModel
-from rec_models.testing import GraphType, build_from_config, create_test_module, pipeline_trace
+from rec_models.testing import (
+    TRACE_FORMS,
+    GraphType,
+    aot_inductor_compile,
+    build_from_config,
+    create_test_module,
+    pipeline_trace,
+    tolerance,
+)
 from rec_models.wrappers import ScriptWrapper, TrainWrapper
 
 NUM_ROWS = 256
@@ -162,6 +171,20 @@ def model_name(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+def export_case(tmp_path: Path, model_name: str) -> tuple[BaseModel, Batch]:
+    """The model in eval mode and the batch its export forms are compared on."""
+    model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
+    model.eval()
+    return model, parser(synthetic_rows(seed=3, n=64))
+
+
+@pytest.fixture(scope="module")
+def aot_inductor_forms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Callable]:
+    """Every model's export signature compiled by AOTInductor for its export batch, in one build."""
+    cases = {name: export_case(tmp_path_factory.mktemp(name), name) for name in MODELS}
+    return aot_inductor_compile({name: (ScriptWrapper(model), (batch.to_dict(),)) for name, (model, batch) in cases.items()})
+
+
 class TestEveryZooModel:
     def test_forward_backward(self, tmp_path: Path, model_name: str) -> None:
         model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
@@ -198,20 +221,21 @@ class TestEveryZooModel:
         graph = pipeline_trace(TrainWrapper(model))
         assert any(n.op == "call_module" and n.target.endswith("ebc") for n in graph.nodes)
 
-    def test_export_forms_agree(self, tmp_path: Path, model_name: str) -> None:
-        model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))
-        model.eval()
-        batch = parser(synthetic_rows(seed=3, n=64))
+    @pytest.mark.slow
+    def test_export_forms_agree(self, tmp_path: Path, model_name: str, aot_inductor_forms: dict[str, Callable]) -> None:
+        model, batch = export_case(tmp_path, model_name)
         data = batch.to_dict()
         wrapper = ScriptWrapper(model)
         with torch.no_grad():
             expected = model.predict(batch)
-            outputs = {g: create_test_module(wrapper, g)(data) for g in GraphType}
+            outputs = {g: create_test_module(wrapper, g)(data) for g in TRACE_FORMS}
+            outputs[GraphType.AOT_INDUCTOR] = aot_inductor_forms[model_name](data)
         assert set(expected) == {"logits", "probs"}
         for graph_type, out in outputs.items():
             assert set(out) == set(expected), graph_type
+            tol = tolerance(graph_type)
             for key, value in expected.items():
-                torch.testing.assert_close(out[key], value, rtol=0, atol=0, msg=f"{graph_type} {key}")
+                torch.testing.assert_close(out[key], value, rtol=tol, atol=tol, msg=f"{graph_type} {key}")
 
     def test_scripted_form_survives_save_and_load(self, tmp_path: Path, model_name: str) -> None:
         model, parser = build_from_config(write_config(tmp_path, MODELS[model_name]))

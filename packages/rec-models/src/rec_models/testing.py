@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from rec_features.parser import FeatureParser
 from rec_models.model import BaseModel, create_model
 from rec_models.split import SPARSE_MODULES, split_sparse_dense
 
-__all__ = ["TRACE_FORMS", "GraphType", "aot_inductor_compile", "create_test_module", "pipeline_trace"]
+__all__ = ["TRACE_FORMS", "GraphType", "aot_inductor_compile", "create_test_module", "pipeline_trace", "tolerance"]
 
 
 class GraphType(Enum):
@@ -43,6 +43,12 @@ class GraphType(Enum):
 TRACE_FORMS = (GraphType.EAGER, GraphType.FX_TRACE, GraphType.JIT_SCRIPT)
 
 
+def tolerance(graph_type: GraphType) -> float:
+    """rtol = atol for comparing a form's outputs with eager: 0 (the same ATen kernels) except for
+    AOTInductor, whose generated C++ kernels may sum in another order (last-bit differences)."""
+    return 1e-6 if graph_type == GraphType.AOT_INDUCTOR else 0.0
+
+
 def create_test_module(module: nn.Module, graph_type: GraphType, example_inputs: tuple | None = None) -> Callable:
     """`module` itself (EAGER), its torchrec FX trace, `torch.jit.script` of that trace, or
     its AOTInductor form compiled for inputs shaped like `example_inputs` (see `aot_inductor_compile`).
@@ -54,7 +60,7 @@ def create_test_module(module: nn.Module, graph_type: GraphType, example_inputs:
     if graph_type == GraphType.AOT_INDUCTOR:
         if example_inputs is None:
             raise ValueError("GraphType.AOT_INDUCTOR compiles for the shapes of example_inputs; pass them")
-        return aot_inductor_compile([(module, example_inputs)])[0]
+        return aot_inductor_compile({"module": (module, example_inputs)})["module"]
     if graph_type == GraphType.EAGER:
         return module
     traced = symbolic_trace(module)
@@ -104,8 +110,8 @@ class _AOTICase:
         return self.program(*groups)[self.index]
 
 
-def aot_inductor_compile(cases: Sequence[tuple[nn.Module, tuple]]) -> list[Callable]:
-    """Each `(module, example_inputs)` compiled by AOTInductor for CPU and those input shapes.
+def aot_inductor_compile(cases: Mapping[str, tuple[nn.Module, tuple]]) -> dict[str, Callable]:
+    """Each named `(module, example_inputs)` compiled by AOTInductor for CPU and those input shapes.
 
     A module holding embedding lookups runs as an `aot` export runs it: the lookups in
     TorchScript, the dense part (`rec_models.split`) compiled; other modules compile whole. All
@@ -119,7 +125,7 @@ def aot_inductor_compile(cases: Sequence[tuple[nn.Module, tuple]]) -> list[Calla
     dense_parts: list[nn.Module] = []
     groups: list[tuple] = []
     with torch.no_grad():
-        for module, inputs in cases:
+        for module, inputs in cases.values():
             if any(isinstance(m, SPARSE_MODULES) for m in module.modules()):
                 split = split_sparse_dense(symbolic_trace(module))
                 sparse = _SparsePart(split.sparse, split.names)
@@ -133,7 +139,7 @@ def aot_inductor_compile(cases: Sequence[tuple[nn.Module, tuple]]) -> list[Calla
         program = torch.export.export(_Bundle(dense_parts), tuple(groups))
         with inductor_config.patch(_TEST_INDUCTOR_CONFIG), tempfile.TemporaryDirectory() as tmp:
             package = aoti_load_package(aoti_compile_and_package(program, package_path=os.path.join(tmp, "model.pt2")))
-    return [_AOTICase(package, sparse, i, groups) for i, sparse in enumerate(sparse_parts)]
+    return {name: _AOTICase(package, sparse, i, groups) for i, (name, sparse) in enumerate(zip(cases, sparse_parts))}
 
 
 _COLLECTIONS = (EmbeddingBagCollection, EmbeddingCollection)
