@@ -167,7 +167,7 @@ def test_export_forms_keep_the_remapping(model_and_parser) -> None:  # type: ign
     data = batch.to_dict()
     with torch.no_grad():
         expected = model.predict(batch)["probs"]
-        for graph_type in GraphType:
+        for graph_type in (GraphType.EAGER, GraphType.FX_TRACE, GraphType.JIT_SCRIPT):
             out = create_test_module(ScriptWrapper(model), graph_type)(data)["probs"]
             torch.testing.assert_close(out, expected, rtol=0, atol=0, msg=str(graph_type))
         # forgetting the admitted ids changes the prediction: the export reads the remapping state

@@ -414,25 +414,27 @@ def _bag_name(u: _Use) -> str:
 
 def _collision_collection(uses: Sequence[_Use], tables: Sequence[Any], device: torch.device | None) -> ManagedCollisionCollection:
     """The managed-collision modules of `tables` (zch tables), in the tables' order as TorchRec pairs them."""
-    by_suffix: dict[str, dict[str, BaseFeature]] = defaultdict(dict)
-    for u in uses:
-        by_suffix[u.suffix][u.feature.name] = u.feature
     modules = {}
-    for suffix, feats in by_suffix.items():
-        modules.update(managed_collision_modules(list(feats.values()), device, suffix))
+    for suffix, feats in _by_suffix(uses).items():
+        modules.update(managed_collision_modules(feats, device, suffix))
     return ManagedCollisionCollection({t.name: modules[t.name] for t in tables}, tables)
 
 
 def _configs(uses: Sequence[_Use], build: Callable[..., list[Any]], wide_dim: int, wide_init_fn: str) -> list[Any]:
     """Table configs of the features in `uses`: one `build` call (rec_features.embedding) per table-name suffix."""
+    tables: list[Any] = []
+    for suffix, feats in _by_suffix(uses).items():
+        wide = suffix.startswith("_wide")
+        tables += build(feats, suffix, wide_dim if wide else None, wide_init_fn if wide else None)
+    return tables
+
+
+def _by_suffix(uses: Sequence[_Use]) -> dict[str, list[BaseFeature]]:
+    """The distinct features of `uses` by the suffix their table name adds, in first-use order."""
     by_suffix: dict[str, dict[str, BaseFeature]] = defaultdict(dict)
     for u in uses:
         by_suffix[u.suffix][u.feature.name] = u.feature
-    tables: list[Any] = []
-    for suffix, feats in by_suffix.items():
-        wide = suffix.startswith("_wide")
-        tables += build(list(feats.values()), suffix, wide_dim if wide else None, wide_init_fn if wide else None)
-    return tables
+    return {suffix: list(feats.values()) for suffix, feats in by_suffix.items()}
 
 
 def _split_weighted(features: Iterable[BaseFeature]) -> None:
