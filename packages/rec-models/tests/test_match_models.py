@@ -6,6 +6,7 @@ category, so a two-tower model can learn to rank positives above sampled negativ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from rec_features.sampled import assign_data_groups, sampler_attr_fields
 from rec_models.match_model import MatchModel, MatchTowerWrapper
 from rec_models.modules.capsule import B2ICapsule, squash
 from rec_models.model import create_model
-from rec_models.testing import GraphType, create_test_module, pipeline_trace
+from rec_models.testing import TRACE_FORMS, GraphType, aot_inductor_compile, create_test_module, pipeline_trace
 from rec_models.wrappers import TrainWrapper
 
 N_USERS, N_ITEMS, N_CATES = 20, 30, 5
@@ -180,6 +181,24 @@ def model_name(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+def tower_case(tmp_path: Path, model_name: str) -> tuple[Setup, Batch]:
+    """The model in eval mode and a predict input: no sampler, item features in __NEG__ with B rows."""
+    s = Setup(tmp_path, MODELS[model_name])
+    s.model.eval()
+    return s, s.parser(rows(5, n=8))
+
+
+@pytest.fixture(scope="module")
+def aot_inductor_towers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Callable]:
+    """Both towers of every model, `<model>/<tower>`, compiled by AOTInductor in one build."""
+    cases = {}
+    for name in MODELS:
+        s, plain = tower_case(tmp_path_factory.mktemp(name), name)
+        for tower in ("user", "item"):
+            cases[f"{name}/{tower}"] = (MatchTowerWrapper(s.model, tower), (plain.to_dict(),))
+    return aot_inductor_compile(cases)
+
+
 class TestEveryModel:
     def test_forward_backward(self, tmp_path: Path, model_name: str) -> None:
         s = Setup(tmp_path, MODELS[model_name], hard=True)
@@ -227,19 +246,22 @@ class TestEveryModel:
         graph = pipeline_trace(TrainWrapper(s.model))
         assert any(n.op == "call_module" and n.target.endswith("ebc") for n in graph.nodes)
 
+    @pytest.mark.slow
     @pytest.mark.parametrize("tower", ["user", "item"])
-    def test_tower_export_forms_agree(self, tmp_path: Path, model_name: str, tower: str) -> None:
-        s = Setup(tmp_path, MODELS[model_name])
-        s.model.eval()
-        plain = s.parser(rows(5, n=8))  # predict input: no sampler, item features in __NEG__ with B rows
+    def test_tower_export_forms_agree(
+        self, tmp_path: Path, model_name: str, tower: str, aot_inductor_towers: dict[str, Callable]
+    ) -> None:
+        s, plain = tower_case(tmp_path, model_name)
         data = plain.to_dict()
         wrapper = MatchTowerWrapper(s.model, tower)
+        forms = {g: create_test_module(wrapper, g) for g in TRACE_FORMS}
+        forms[GraphType.AOT_INDUCTOR] = aot_inductor_towers[f"{model_name}/{tower}"]
         with torch.no_grad():
             expected = s.model.user_tower_emb(plain) if tower == "user" else s.model.item_tower_emb(plain)
             # MIND's user tower gives max_k interests per user
             assert expected.shape == ((8, 3, 8) if model_name == "mind" and tower == "user" else (8, 8))
-            for graph_type in GraphType:
-                out = create_test_module(wrapper, graph_type)(data)
+            for graph_type, form in forms.items():
+                out = form(data)
                 assert set(out) == {f"{tower}_tower_emb"}
                 torch.testing.assert_close(out[f"{tower}_tower_emb"], expected, msg=str(graph_type))
 
