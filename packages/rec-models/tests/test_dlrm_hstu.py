@@ -7,6 +7,7 @@ as the history holds items of its category: every task needs the candidate to at
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,31 @@ def rows(seed: int, n: int = 256, reverse: bool = False) -> pa.RecordBatch:
     )
 
 
+def graph_forms(aot_fails: bool) -> list:
+    """Every GraphType as a test parameter; the AOTInductor form (a C++ build) is slow.
+
+    `aot_fails`: the module runs HSTU, whose jagged helpers size tensors from the lengths'
+    values, which torch.export cannot trace; its AOTInductor form is a known (strict) failure.
+    """
+    out = []
+    for graph_type in GraphType:
+        marks = []
+        if graph_type.name == "AOT_INDUCTOR":
+            marks.append(pytest.mark.slow)
+            if aot_fails:
+                reason = "HSTU's jagged shapes come from data (jagged.padded_length / row_positions call .item())"
+                marks.append(pytest.mark.xfail(strict=True, reason=reason))
+        out.append(pytest.param(graph_type, id=graph_type.name, marks=marks))
+    return out
+
+
+def graph_form(module: torch.nn.Module, graph_type: GraphType, data: dict[str, torch.Tensor]) -> Callable:
+    """`module` in `graph_type` form; the AOTInductor form compiles for the shapes of `data`."""
+    if graph_type.name == "AOT_INDUCTOR":
+        return create_test_module(module, graph_type, (data,))
+    return create_test_module(module, graph_type)
+
+
 class TestTokens:
     def test_reverse_rows(self) -> None:
         values = torch.arange(6.0).unsqueeze(1)
@@ -198,23 +224,33 @@ class TestModel:
         assert after["auc_ctr"] > 0.85 and after["auc_like"] > 0.85, after
         assert after["mean_squared_error_watch"] < 0.5 * before["mean_squared_error_watch"], (before, after)
 
-    def test_traceable_by_the_train_pipeline(self, tmp_path: Path) -> None:
-        model, _ = build(tmp_path)
+    @pytest.mark.parametrize("pareto", [False, True])
+    def test_traceable_by_the_train_pipeline(self, tmp_path: Path, pareto: bool) -> None:
+        model, _ = build(tmp_path, "use_pareto_loss_weight: true\n" + model_text() if pareto else None)
         graph = pipeline_trace(TrainWrapper(model))
         assert any(n.op == "call_module" and n.target.endswith("ecs.8") for n in graph.nodes)
 
-    def test_export_forms_agree(self, tmp_path: Path) -> None:
+    def test_pareto_weights_scale_the_training_losses(self, tmp_path: Path) -> None:
+        model, parser = build(tmp_path, "use_pareto_loss_weight: true\n" + model_text())
+        batch = parser(rows(6, n=32))
+        _, (weighted, preds) = TrainWrapper(model)(batch)
+        with torch.no_grad():
+            plain = model.loss(preds, batch)  # no anchor outside a training forward: unweighted
+        ratios = [float(weighted[k] / plain[k]) for k in plain]
+        assert all(0.0 <= r <= 1.0 for r in ratios) and sum(ratios) == pytest.approx(1.0, abs=1e-5), ratios
+
+    @pytest.mark.parametrize("graph_type", graph_forms(aot_fails=True))
+    def test_export_forms_agree(self, tmp_path: Path, graph_type: GraphType) -> None:
         model, parser = build(tmp_path)
         model.eval()
         batch = parser(rows(4, n=32))
-        wrapper = ScriptWrapper(model)
+        data = batch.to_dict()
         with torch.no_grad():
             expected = model.predict(batch)
-            for graph_type in list(GraphType):
-                out = create_test_module(wrapper, graph_type)(batch.to_dict())
-                assert set(out) == set(expected)
-                for key, value in expected.items():
-                    torch.testing.assert_close(out[key], value, rtol=1e-6, atol=1e-6, msg=f"{graph_type} {key}")
+            out = graph_form(ScriptWrapper(model), graph_type, data)(data)
+        assert set(out) == set(expected)
+        for key, value in expected.items():
+            torch.testing.assert_close(out[key], value, rtol=1e-6, atol=1e-6, msg=f"{graph_type} {key}")
 
     def test_without_contextual_group(self, tmp_path: Path) -> None:
         groups = GROUPS.split("\n", 2)[2]  # drop the contextual group
@@ -232,6 +268,10 @@ class TestConfigErrors:
             (model_text(GROUPS.replace("JAGGED_SEQUENCE", "SEQUENCE")), "model_config.feature_groups['uih']"),
             (model_text(GROUPS.replace('["item_id", "cate_id"] group_type: DEEP', '["item_id", "cate_id"] group_type: WIDE')), "candidate"),
             (model_text(extra="concat_contextual_features: true"), "model_config.dlrm_hstu.concat_contextual_features"),
+            (
+                model_text().replace("uih_preprocessor {}", "uih_preprocessor { action_encoder { simple_action_encoder { action_embedding_dim: 4 } } }"),
+                "model_config.dlrm_hstu.hstu.input_preprocessor.uih_preprocessor.action_encoder",
+            ),
             (model_text(tasks='task_configs { task_name: "ctr" label_name: "clk" losses { binary_cross_entropy {} } }'), "task_configs[0].label_name"),
             (model_text(tasks='task_configs { task_name: "ctr" label_name: "action" }'), "task_configs[0].losses"),
             (model_text(tasks=""), "model_config.dlrm_hstu.fusion_mtl_tower.task_configs"),

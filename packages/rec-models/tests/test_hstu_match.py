@@ -7,6 +7,7 @@ the latest position can rank it above the other rows' items (in-batch negatives)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,31 @@ def rows(seed: int, n: int = 64, reverse: bool = False) -> pa.RecordBatch:
     )
 
 
+def graph_forms(aot_fails: bool) -> list:
+    """Every GraphType as a test parameter; the AOTInductor form (a C++ build) is slow.
+
+    `aot_fails`: the module runs HSTU, whose jagged helpers size tensors from the lengths'
+    values, which torch.export cannot trace; its AOTInductor form is a known (strict) failure.
+    """
+    out = []
+    for graph_type in GraphType:
+        marks = []
+        if graph_type.name == "AOT_INDUCTOR":
+            marks.append(pytest.mark.slow)
+            if aot_fails:
+                reason = "HSTU's jagged shapes come from data (jagged.padded_length / row_positions call .item())"
+                marks.append(pytest.mark.xfail(strict=True, reason=reason))
+        out.append(pytest.param(graph_type, id=graph_type.name, marks=marks))
+    return out
+
+
+def graph_form(module: torch.nn.Module, graph_type: GraphType, data: dict[str, torch.Tensor]) -> Callable:
+    """`module` in `graph_type` form; the AOTInductor form compiles for the shapes of `data`."""
+    if graph_type.name == "AOT_INDUCTOR":
+        return create_test_module(module, graph_type, (data,))
+    return create_test_module(module, graph_type)
+
+
 class TestModel:
     def test_outputs_losses_and_gradients(self, tmp_path: Path) -> None:
         model, parser = build(tmp_path)
@@ -168,8 +194,12 @@ class TestModel:
         graph = pipeline_trace(TrainWrapper(model))
         assert any(n.op == "call_module" and ".ecs." in n.target for n in graph.nodes)
 
-    @pytest.mark.parametrize("tower", ["user", "item"])
-    def test_towers_export_in_every_graph_form(self, tmp_path: Path, tower: str) -> None:
+    @pytest.mark.parametrize(
+        ("tower", "graph_type"),
+        [pytest.param("user", *p.values, id=f"user-{p.id}", marks=p.marks) for p in graph_forms(aot_fails=True)]
+        + [pytest.param("item", *p.values, id=f"item-{p.id}", marks=p.marks) for p in graph_forms(aot_fails=False)],
+    )
+    def test_towers_export_in_every_graph_form(self, tmp_path: Path, tower: str, graph_type: GraphType) -> None:
         model, parser = build(tmp_path)
         model.eval()
         batch = parser(rows(3, n=16))
@@ -177,9 +207,8 @@ class TestModel:
         data = {k: v for k, v in batch.to_dict().items() if k.split(".")[0] in wrapper.input_keys}
         with torch.no_grad():
             expected = model.predict(batch)[f"{tower}_tower_emb"]
-            for graph_type in list(GraphType):
-                out = create_test_module(wrapper, graph_type)(data)
-                torch.testing.assert_close(out[f"{tower}_tower_emb"], expected, rtol=1e-6, atol=1e-6, msg=str(graph_type))
+            out = graph_form(wrapper, graph_type, data)(data)
+        torch.testing.assert_close(out[f"{tower}_tower_emb"], expected, rtol=1e-6, atol=1e-6, msg=str(graph_type))
 
 
 class TestConfigErrors:

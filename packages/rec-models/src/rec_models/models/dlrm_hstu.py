@@ -84,10 +84,9 @@ class DlrmHSTU(MultiTaskRank):
             raise ConfigError("model_config.feature_groups", f"DlrmHSTU needs a DEEP group {CANDIDATE!r} (the scored item)")
         if cfg.concat_contextual_features:
             raise ConfigError(f"{where}.concat_contextual_features", "not implemented: contextual features enter as tokens")
-        if cfg.hstu.input_preprocessor.WhichOneof("input_preprocessor") is not None:
-            pre = getattr(cfg.hstu.input_preprocessor, cfg.hstu.input_preprocessor.WhichOneof("input_preprocessor"))
-            if pre.HasField("action_encoder"):
-                raise ConfigError(f"{where}.hstu.input_preprocessor", "action encoders are not implemented")
+        preprocessor = cfg.hstu.input_preprocessor.WhichOneof("input_preprocessor")
+        if preprocessor and getattr(cfg.hstu.input_preprocessor, preprocessor).HasField("action_encoder"):
+            raise ConfigError(f"{where}.hstu.input_preprocessor.{preprocessor}.action_encoder", "action encoders are not implemented")
         self.ascending = bool(cfg.sequence_timestamp_is_ascending)
 
         dim = int(cfg.hstu.stu.embedding_dim)
