@@ -101,6 +101,19 @@ def test_eviction_policies(policy: str, k: int, keeps_3: bool) -> None:
         assert after[2:] == [3, before[2]]  # 4 takes over the row 3 held
 
 
+def test_weighted_zch_feature_pools_its_rows_by_weight() -> None:
+    feature = build_feature('id_feature { feature_name: "w" expression: "user:w" embedding_dim: 4 weighted: true zch { zch_size: 8 eviction_interval: 1 } }', FG_NONE)
+    config = text_format.Parse('feature_groups { group_name: "g" feature_names: ["w"] group_type: DEEP }', model_pb2.ModelConfig())
+    eg = EmbeddingGroup([feature], list(config.feature_groups))
+    batch = FeatureParser([feature])(pa.record_batch({"w": pa.array([f"{BIG}:2\x03{BIG + 1}:0.5", f"{BIG}:1"])}))
+    out = eg(batch)["g"]
+    mc = eg.mc_weighted_ebc
+    row = mc._managed_collision_collection(batch.sparse_features[BASE_DATA_GROUP])["w"].values()
+    table = mc._embedding_module.embedding_bags["w_emb"].weight
+    assert row[0] == row[2] != row[1]
+    torch.testing.assert_close(out, torch.stack([2 * table[row[0]] + 0.5 * table[row[1]], table[row[0]]]))
+
+
 def test_eviction_waits_for_the_interval() -> None:
     eg = zch_group("zch_size: 4 eviction_interval: 3 lfu {}")
     train_steps(eg, [BIG], [BIG])
