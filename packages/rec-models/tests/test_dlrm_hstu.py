@@ -252,6 +252,12 @@ class TestModel:
         for key, value in expected.items():
             torch.testing.assert_close(out[key], value, rtol=1e-6, atol=1e-6, msg=f"{graph_type} {key}")
 
+    def test_variational_dropout_on_the_contextual_features(self, tmp_path: Path) -> None:
+        model, parser = build(tmp_path, "variational_dropout { regularization_lambda: 0.01 }\n" + model_text())
+        _, (losses, _) = TrainWrapper(model)(parser(rows(7, n=16)))
+        # the DEEP groups of two or more features: contextual [user_id, hour], candidate [item_id, cate_id]
+        assert {"contextual_feature_p_loss", "candidate_feature_p_loss"} <= set(losses)
+
     def test_without_contextual_group(self, tmp_path: Path) -> None:
         groups = GROUPS.split("\n", 2)[2]  # drop the contextual group
         model, parser = build(tmp_path, model_text(groups))

@@ -33,6 +33,7 @@ from rec_models.models.hstu_match import check_history_group
 from rec_models.modules.hstu import HSTUEncoder
 from rec_models.modules.hstu_inputs import join_tokens, reverse_rows
 from rec_models.modules.task_tower import TaskTower
+from rec_models.modules.variational_dropout import attach_variational_dropout
 from rec_models.multi_task_rank import MultiTaskRank
 
 HISTORY, CANDIDATE, CONTEXTUAL = "uih", "candidate", "contextual"
@@ -68,6 +69,7 @@ class DlrmHSTU(MultiTaskRank):
         cfg = model_config.dlrm_hstu
         where = "model_config.dlrm_hstu"
         self.embedding_group = EmbeddingGroup(features, list(model_config.feature_groups), device=device)
+        attach_variational_dropout(self, self.embedding_group, model_config.feature_groups)
         eg = self.embedding_group
         unknown = [g for g in eg.group_names if g not in (HISTORY, CANDIDATE, CONTEXTUAL)]
         if unknown:
