@@ -164,7 +164,7 @@ def test_eval_predictions_scale_groups_by_keep_probability(tmp_path: Path) -> No
         assert not torch.allclose(model.predict(batch)["logits"], plain)
 
 
-@pytest.mark.parametrize("graph_type", [GraphType.FX_TRACE, GraphType.JIT_SCRIPT])
+@pytest.mark.parametrize("graph_type", [GraphType.FX_TRACE, GraphType.JIT_SCRIPT, pytest.param(GraphType.AOT_INDUCTOR, marks=pytest.mark.slow)])
 def test_export_forms_match_eager(tmp_path: Path, graph_type: GraphType) -> None:
     model, batch = _model(tmp_path, DEEPFM)
     model.eval()
@@ -172,7 +172,7 @@ def test_export_forms_match_eager(tmp_path: Path, graph_type: GraphType) -> None
     inputs = batch.to_dict()
     with torch.no_grad():
         expected = wrapper(inputs)
-        got = create_test_module(wrapper, graph_type)(inputs)
+        got = create_test_module(wrapper, graph_type, example_inputs=(inputs,))(inputs)
     torch.testing.assert_close(got["probs"], expected["probs"])
 
 
