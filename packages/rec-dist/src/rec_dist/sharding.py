@@ -37,12 +37,12 @@ def _collections(model: nn.Module) -> list[EmbeddingBagCollection | EmbeddingCol
     return [m for m in model.modules() if isinstance(m, (EmbeddingBagCollection, EmbeddingCollection))]
 
 
-class _AddRowWise:
-    """TorchRec offers row-wise sharding only on GPU; managed-collision (zch) tables need it
-    (each rank remaps the ids of its own rows), and FBGEMM's CPU kernels run it too."""
+class _RowWiseEbcSharder(EmbeddingBagCollectionSharder):
+    """TorchRec offers row-wise sharding of pooled tables only on GPU; managed-collision (zch)
+    tables need it (each rank remaps the ids of its own rows), and FBGEMM's CPU kernels run it."""
 
     def sharding_types(self, compute_device_type: str) -> list[str]:
-        return sorted({*super().sharding_types(compute_device_type), ShardingType.ROW_WISE.value})  # type: ignore[misc]
+        return sorted({*super().sharding_types(compute_device_type), ShardingType.ROW_WISE.value})
 
 
 class _DeviceKernels:
@@ -51,14 +51,6 @@ class _DeviceKernels:
     def compute_kernels(self, sharding_type: str, compute_device_type: str) -> list[str]:
         offered = self._e_sharder.compute_kernels(sharding_type, compute_device_type)  # type: ignore[attr-defined]
         return [k for k in super().compute_kernels(sharding_type, compute_device_type) if k in offered]  # type: ignore[misc]
-
-
-class _RowWiseEbcSharder(_AddRowWise, EmbeddingBagCollectionSharder):
-    pass
-
-
-class _RowWiseEcSharder(_AddRowWise, EmbeddingCollectionSharder):
-    pass
 
 
 class _ZchEbcSharder(_DeviceKernels, ManagedCollisionEmbeddingBagCollectionSharder):
@@ -194,7 +186,7 @@ def shard_model(
         EmbeddingBagCollectionSharder(),
         EmbeddingCollectionSharder(),
         _ZchEbcSharder(_RowWiseEbcSharder()),
-        _ZchEcSharder(_RowWiseEcSharder()),
+        _ZchEcSharder(),
     ]
     if plan is None:
         reserve = float(os.environ.get("STORAGE_RESERVE_PERCENT", "0.15"))
