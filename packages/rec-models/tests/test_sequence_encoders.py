@@ -18,7 +18,7 @@ from rec_models.modules.sequence import (
     SimpleAttention,
     create_sequence_encoder,
 )
-from rec_models.testing import GraphType, create_test_module
+from rec_models.testing import TRACE_FORMS, GraphType, aot_inductor_compile, create_test_module, tolerance
 
 
 def mlp(text: str) -> module_pb2.MLP:
@@ -53,10 +53,11 @@ def weighted(weights: list[float], rows: list[list[float]]) -> list[float]:
 
 
 def run(encoder: nn.Module, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
-    """The encoder's output, checked to be identical in eager, FX and TorchScript form."""
+    """The encoder's output, checked to be identical in eager, FX and TorchScript form (the
+    AOTInductor form is checked once for every encoder kind, in one build)."""
     encoder.eval()
     with torch.no_grad():
-        outs = [create_test_module(encoder, g)(inputs) for g in GraphType]
+        outs = [create_test_module(encoder, g)(inputs) for g in TRACE_FORMS]
     for out in outs[1:]:
         torch.testing.assert_close(out, outs[0], rtol=0, atol=0)
     return outs[0]
@@ -172,21 +173,37 @@ class TestSelfAttention:
             SelfAttentionEncoder("s", 4, multihead_attn_dim=10, num_heads=4)
 
 
-@pytest.mark.parametrize(
-    ("text", "kind", "width"),
-    [
-        ('din_encoder { input: "s" attn_mlp { hidden_units: [4] } max_seq_length: 2 }', DINEncoder, 2),
-        ('simple_attention { input: "s" }', SimpleAttention, 2),
-        ('pooling_encoder { input: "s" pooling_type: "sum" }', PoolingEncoder, 2),
-        ('multi_window_din_encoder { input: "s" attn_mlp { hidden_units: [4] } windows_len: [1, 1] }', MultiWindowDINEncoder, 6),
-        ('self_attention_encoder { input: "s" multihead_attn_dim: 8 num_heads: 2 }', SelfAttentionEncoder, 8),
-    ],
-)
+# one config per encoder kind: (config text, class, output width)
+ENCODERS = [
+    ('din_encoder { input: "s" attn_mlp { hidden_units: [4] } max_seq_length: 2 }', DINEncoder, 2),
+    ('simple_attention { input: "s" }', SimpleAttention, 2),
+    ('pooling_encoder { input: "s" pooling_type: "sum" }', PoolingEncoder, 2),
+    ('multi_window_din_encoder { input: "s" attn_mlp { hidden_units: [4] } windows_len: [1, 1] }', MultiWindowDINEncoder, 6),
+    ('self_attention_encoder { input: "s" multihead_attn_dim: 8 num_heads: 2 }', SelfAttentionEncoder, 8),
+]
+
+
+def from_config(text: str) -> nn.Module:
+    return create_sequence_encoder(text_format.Parse(text, seq_encoder_pb2.SeqEncoderConfig()), "s", 2, 2, "enc")
+
+
+@pytest.mark.parametrize(("text", "kind", "width"), ENCODERS)
 def test_built_from_config(text: str, kind: type, width: int) -> None:
-    cfg = text_format.Parse(text, seq_encoder_pb2.SeqEncoderConfig())
-    encoder = create_sequence_encoder(cfg, "s", 2, 2, "enc")
+    encoder = from_config(text)
     assert isinstance(encoder, kind) and encoder.output_dim == width
     assert run(encoder, groups(QUERY, SEQUENCE, LENGTHS)).shape == (3, width)
+
+
+@pytest.mark.slow
+def test_every_encoder_kind_in_aot_inductor_form() -> None:
+    torch.manual_seed(0)
+    inputs = groups(QUERY, SEQUENCE, LENGTHS)
+    encoders = {kind.__name__: from_config(text).eval() for text, kind, _ in ENCODERS}
+    compiled = aot_inductor_compile({name: (encoder, (inputs,)) for name, encoder in encoders.items()})
+    tol = tolerance(GraphType.AOT_INDUCTOR)
+    with torch.no_grad():
+        for name, encoder in encoders.items():
+            torch.testing.assert_close(compiled[name](inputs), encoder(inputs), rtol=tol, atol=tol, msg=name)
 
 
 def test_empty_config_names_the_choices() -> None:
