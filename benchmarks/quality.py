@@ -106,11 +106,15 @@ def read_jsonl(path: Path) -> list[dict[str, float]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def train(spec: Spec, data: Path, model_dir: Path, seed: int, log_path: Path, eval_split: str | None) -> float:
+def train(
+    spec: Spec, data: Path, model_dir: Path, seed: int, log_path: Path, eval_split: str | None, edits: dict[str, Any] | None = None
+) -> float:
     """rec-train into a fresh model_dir; returns wall seconds."""
     shutil.rmtree(model_dir, ignore_errors=True)
     args = ["--pipeline_config_path", spec.config, "--model_dir", str(model_dir), "--seed", str(seed)]
     args += ["--train_input_path", str(data / "train.parquet")]
+    if edits:
+        args += ["--edit_config_json", json.dumps(edits)]
     if eval_split:
         args += ["--eval_input_path", str(data / f"{eval_split}.parquet")]
     start = time.time()
@@ -146,7 +150,8 @@ def ranking(name: str, spec: Spec, data: Path, work: Path, seed: int, log_path: 
 def matching(name: str, spec: Spec, data: Path, work: Path, seed: int, log_path: Path, resume: bool) -> dict[str, Any]:
     """Train the two-tower model (unless `resume`), then full-corpus Recall/NDCG@20 on the test users."""
     model_dir = work / "models" / name
-    seconds = None if resume else train(spec, data, model_dir, seed, log_path, None)
+    edits = {"data_config.negative_sampler.input_path": str(data / "items.txt")}
+    seconds = None if resume else train(spec, data, model_dir, seed, log_path, None, edits)
     test = evaluate_retrieval(model_dir, data, k=20, log_path=log_path)
     return {"test": test, "train_seconds": round(seconds, 1) if seconds is not None else None}
 
@@ -188,13 +193,11 @@ def main() -> None:
     args = p.parse_args()
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = sorted(set(names) - set(SPECS))
-    if unknown:
+    if not names or unknown:
         p.error(f"unknown --models {unknown}; choose from {list(SPECS)}")
     work = Path(args.work_dir)
     (work / "logs").mkdir(parents=True, exist_ok=True)
     out = Path(args.out)
-    # results of models not run now are kept, so the models can run one at a time
-    report = json.loads(out.read_text()) if out.exists() else {"results": {}}
     results: dict[str, dict[str, Any]] = {}  # this run's
     for name in names:
         spec = SPECS[name]
@@ -209,6 +212,8 @@ def main() -> None:
         except (RuntimeError, subprocess.CalledProcessError, OSError, ValueError, KeyError) as e:
             results[name] = {"error": str(e)}
         log(f"{name}: {json.dumps(results[name])}")
+        # re-read: results of models not run here are kept, so models can run one at a time
+        report = json.loads(out.read_text()) if out.exists() else {"results": {}}
         report["results"][name] = {
             **results[name],
             "config": spec.config,

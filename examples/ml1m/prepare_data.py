@@ -8,7 +8,8 @@ Reads from --data_dir:
 
 Writes to --output_dir `train.parquet`, `valid.parquet` and `test.parquet`, one row per
 (user, item) interaction with int64 columns `user_id`, `item_id` and `label` (always 1: every row
-is a positive). The train rows are shuffled with
+is a positive), and `items.txt`, the item table of rec's negative samplers (`id weight feature`,
+tab-separated with a header, every weight 1: uniform negatives). The train rows are shuffled with
 --seed (the source lists them user by user, which in-batch negatives must not see); valid and
 test keep the source order.
 
@@ -123,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
             table = table.take(np.random.default_rng(args.seed).permutation(table.num_rows))
         pq.write_table(table, out / f"{name}.parquet")
         print(f"{name}: {table.num_rows} interactions -> {out / f'{name}.parquet'}")
-    print(f"{num_users} users, {num_items} items")
+    with open(out / "items.txt", "w") as f:
+        f.write("id\tweight\tfeature\n")
+        f.writelines(f"{i}\t1\t{i}\n" for i in range(num_items))
+    print(f"{num_users} users, {num_items} items; item table -> {out / 'items.txt'}")
     return 0
 
 
