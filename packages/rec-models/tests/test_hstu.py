@@ -11,7 +11,7 @@ from torch.nn import functional as F
 from rec_core.errors import ConfigError
 from rec_core.protos import module_pb2
 from rec_models.modules.hstu import HSTUEncoder, STULayer
-from rec_models.testing import GraphType, create_test_module
+from rec_models.testing import TRACE_FORMS, create_test_module
 
 HEADS, HIDDEN, ATTN, DIM, MAX_LEN = 2, 3, 2, 4, 8
 
@@ -121,7 +121,9 @@ class TestEncoder:
         assert all(p.grad is not None for p in flat.parameters())
         flat.eval()
         with torch.no_grad():
-            outs = [create_test_module(flat, g)(values, lengths) for g in GraphType]
+            # not AOT_INDUCTOR: torch.export cannot follow shapes read from the data (the longest
+            # row, the number of values), which jagged.padded_length / row_positions compute
+            outs = [create_test_module(flat, g)(values, lengths) for g in TRACE_FORMS]
         for out in outs[1:]:
             torch.testing.assert_close(out, outs[0], rtol=0, atol=0)
 

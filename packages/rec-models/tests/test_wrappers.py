@@ -12,7 +12,7 @@ from rec_features.features import FG_NONE
 from rec_features.parser import FeatureParser
 from rec_features.testing import build_feature
 from rec_models.model import create_model
-from rec_models.testing import GraphType, create_test_module
+from rec_models.testing import GraphType, create_test_module, tolerance
 from rec_models.wrappers import ScriptWrapper, TrainWrapper, input_names
 
 DENSE_ONLY = """
@@ -45,15 +45,18 @@ def dense_only_model():  # type: ignore[no-untyped-def]
     return model, parser(rows)
 
 
+@pytest.mark.slow
 def test_dense_only_model_in_every_form() -> None:
     model, batch = dense_only_model()
     model.eval()
     wrapper = ScriptWrapper(model)
     assert wrapper.sparse_keys == [] and wrapper.dense_keys == ["x", "y"] and wrapper.dense_dims == [3, 1]
     expected = model.predict(batch)["probs"]
+    data = batch.to_dict()
     for graph_type in GraphType:
-        got = create_test_module(wrapper, graph_type)(batch.to_dict())["probs"]
-        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+        got = create_test_module(wrapper, graph_type, example_inputs=(data,))(data)["probs"]
+        tol = tolerance(graph_type)
+        torch.testing.assert_close(got, expected, rtol=tol, atol=tol, msg=str(graph_type))
 
 
 def test_identity_tower_passes_the_group_through() -> None:
@@ -86,3 +89,8 @@ def test_eager_is_the_module_itself() -> None:
     assert create_test_module(m, GraphType.EAGER) is m
     assert isinstance(create_test_module(m, GraphType.FX_TRACE), torch.fx.GraphModule)
     assert isinstance(create_test_module(m, GraphType.JIT_SCRIPT), torch.jit.ScriptModule)
+
+
+def test_aot_inductor_needs_example_inputs() -> None:
+    with pytest.raises(ValueError, match="example_inputs"):
+        create_test_module(torch.nn.Linear(2, 2), GraphType.AOT_INDUCTOR)
