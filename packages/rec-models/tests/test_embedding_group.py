@@ -145,10 +145,3 @@ class TestErrors:
         assert grad[3].tolist() == [2.0, 2.0] and grad[1].tolist() == [0.5, 0.5] and grad[0].tolist() == [0.0, 0.0]
 
 
-def test_zch_features_are_refused_until_tables_remap_their_ids() -> None:
-    zch = build_feature(
-        'id_feature { feature_name: "u" expression: "user:u" embedding_dim: 4 hash_bucket_size: 10 zch { zch_size: 50 } }'
-    )
-    groups = text_format.Parse('feature_groups { group_name: "g" feature_names: ["u"] group_type: DEEP }', model_pb2.ModelConfig())
-    with pytest.raises(ConfigError, match=r"feature 'u'.zch: zero-collision hashing is not yet supported"):
-        EmbeddingGroup([zch], list(groups.feature_groups))
