@@ -143,5 +143,3 @@ class TestErrors:
         grad = table(eg, "w_emb").grad
         # row 3 appears once with weight 2, row 1 once with weight 0.5
         assert grad[3].tolist() == [2.0, 2.0] and grad[1].tolist() == [0.5, 0.5] and grad[0].tolist() == [0.0, 0.0]
-
-
