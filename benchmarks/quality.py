@@ -1,6 +1,6 @@
 """Model quality on real public data sets, next to the published figures for the same split.
 
-    uv run python benchmarks/quality.py                                  # every model (about 40 min on 2 cores)
+    uv run python benchmarks/quality.py                                  # every model (about an hour on 2 cores)
     uv run python benchmarks/quality.py --models deepfm,dcn --out /tmp/q.json
 
 Ranking models train on Frappe_x1 (BARS split; examples/frappe) and are compared with the BARS
