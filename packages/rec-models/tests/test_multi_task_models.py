@@ -21,7 +21,7 @@ from rec_models.model import BaseModel
 from rec_models.testing import (
     TRACE_FORMS,
     GraphType,
-    aot_inductor_compile,
+    aot_inductor_models,
     build_from_config,
     create_test_module,
     pipeline_trace,
@@ -120,9 +120,8 @@ def export_case(tmp_path: Path, model_name: str) -> tuple[BaseModel, Batch]:
 
 @pytest.fixture(scope="module")
 def aot_inductor_forms(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Callable]:
-    """Every model's export signature compiled by AOTInductor for its export batch, in one build."""
-    cases = {name: export_case(tmp_path_factory.mktemp(name), name) for name in MODELS}
-    return aot_inductor_compile({name: (ScriptWrapper(model), (batch.to_dict(),)) for name, (model, batch) in cases.items()})
+    """Every model compiled by AOTInductor for its export batch."""
+    return aot_inductor_models({name: export_case(tmp_path_factory.mktemp(name), name) for name in MODELS})
 
 
 class TestEveryModel:

@@ -20,13 +20,23 @@ from torchrec.distributed.train_pipeline.tracing import Tracer
 from torchrec.fx import symbolic_trace
 from torchrec.modules.embedding_modules import EmbeddingBagCollection, EmbeddingCollection
 
+from rec_core.batch import Batch
 from rec_core.config import load_pipeline_config
 from rec_features.features import create_features
 from rec_features.parser import FeatureParser
 from rec_models.model import BaseModel, create_model
 from rec_models.split import SPARSE_MODULES, split_sparse_dense
+from rec_models.wrappers import ScriptWrapper
 
-__all__ = ["TRACE_FORMS", "GraphType", "aot_inductor_compile", "create_test_module", "pipeline_trace", "tolerance"]
+__all__ = [
+    "TRACE_FORMS",
+    "GraphType",
+    "aot_inductor_compile",
+    "aot_inductor_models",
+    "create_test_module",
+    "pipeline_trace",
+    "tolerance",
+]
 
 
 class GraphType(Enum):
@@ -140,6 +150,11 @@ def aot_inductor_compile(cases: Mapping[str, tuple[nn.Module, tuple]]) -> dict[s
         with inductor_config.patch(_TEST_INDUCTOR_CONFIG), tempfile.TemporaryDirectory() as tmp:
             package = aoti_load_package(aoti_compile_and_package(program, package_path=os.path.join(tmp, "model.pt2")))
     return {name: _AOTICase(package, sparse, i, groups) for i, (name, sparse) in enumerate(zip(cases, sparse_parts))}
+
+
+def aot_inductor_models(cases: Mapping[str, tuple[BaseModel, Batch]]) -> dict[str, Callable]:
+    """Each named model's export signature (`ScriptWrapper`) compiled for its batch, in one build."""
+    return aot_inductor_compile({name: (ScriptWrapper(model), (batch.to_dict(),)) for name, (model, batch) in cases.items()})
 
 
 _COLLECTIONS = (EmbeddingBagCollection, EmbeddingCollection)
