@@ -7,7 +7,6 @@ as the history holds items of its category: every task needs the candidate to at
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -121,13 +120,6 @@ def graph_forms(aot_fails: bool) -> list:
                 marks.append(pytest.mark.xfail(strict=True, reason=reason))
         out.append(pytest.param(graph_type, id=graph_type.name, marks=marks))
     return out
-
-
-def graph_form(module: torch.nn.Module, graph_type: GraphType, data: dict[str, torch.Tensor]) -> Callable:
-    """`module` in `graph_type` form; the AOTInductor form compiles for the shapes of `data`."""
-    if graph_type.name == "AOT_INDUCTOR":
-        return create_test_module(module, graph_type, (data,))
-    return create_test_module(module, graph_type)
 
 
 class TestTokens:
@@ -247,7 +239,7 @@ class TestModel:
         data = batch.to_dict()
         with torch.no_grad():
             expected = model.predict(batch)
-            out = graph_form(ScriptWrapper(model), graph_type, data)(data)
+            out = create_test_module(ScriptWrapper(model), graph_type, (data,))(data)
         assert set(out) == set(expected)
         for key, value in expected.items():
             torch.testing.assert_close(out[key], value, rtol=1e-6, atol=1e-6, msg=f"{graph_type} {key}")

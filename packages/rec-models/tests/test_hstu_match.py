@@ -7,7 +7,6 @@ the latest position can rank it above the other rows' items (in-batch negatives)
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -112,13 +111,6 @@ def graph_forms(aot_fails: bool) -> list:
     return out
 
 
-def graph_form(module: torch.nn.Module, graph_type: GraphType, data: dict[str, torch.Tensor]) -> Callable:
-    """`module` in `graph_type` form; the AOTInductor form compiles for the shapes of `data`."""
-    if graph_type.name == "AOT_INDUCTOR":
-        return create_test_module(module, graph_type, (data,))
-    return create_test_module(module, graph_type)
-
-
 class TestModel:
     def test_outputs_losses_and_gradients(self, tmp_path: Path) -> None:
         model, parser = build(tmp_path)
@@ -207,7 +199,7 @@ class TestModel:
         data = {k: v for k, v in batch.to_dict().items() if k.split(".")[0] in wrapper.input_keys}
         with torch.no_grad():
             expected = model.predict(batch)[f"{tower}_tower_emb"]
-            out = graph_form(wrapper, graph_type, data)(data)
+            out = create_test_module(wrapper, graph_type, (data,))(data)
         torch.testing.assert_close(out[f"{tower}_tower_emb"], expected, rtol=1e-6, atol=1e-6, msg=str(graph_type))
 
 
