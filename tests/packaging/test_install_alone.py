@@ -136,6 +136,10 @@ def test_rec_export_installs_with_its_requirements_only_and_serves_an_export(
     for script in ("rec-export", "rec-serve"):
         helped = run([str(bin_dir / script), "--help"], cwd=tmp_path)
         assert helped.returncode == 0 and "--export_dir" in helped.stdout, helped.stderr
+    # the console scripts of the packages rec-export brought along work too
+    for script in ("rec-config", "rec-fg", "rec-data", "rec-train", "rec-eval", "rec-predict", "rec-list-distcp-param"):
+        helped = run([str(bin_dir / script), "--help"], cwd=tmp_path)
+        assert helped.returncode == 0 and "usage:" in helped.stdout, f"{script}: {helped.stderr[-2000:]}"
 
     rows = pq.read_table(ROOT / "examples/quickstart/data/eval.parquet").drop(["clk"]).slice(0, 4).to_pylist()
     result = run([str(python), "-c", _PREDICT, str(export_dir), json.dumps(rows)], cwd=tmp_path)
@@ -145,3 +149,13 @@ def test_rec_export_installs_with_its_requirements_only_and_serves_an_export(
     assert doc["loaded"] == []  # rec-export README: Predictor needs neither TorchRec nor the training packages
     probs = doc["predictions"]["probs"]
     assert len(probs) == len(rows) and all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in probs), doc
+
+
+def test_rec_tools_installs_with_its_requirements_only(built: Path, tmp_path: Path) -> None:
+    python = fresh_venv(tmp_path / "venv")
+    overrides = tmp_path / "overrides.txt"
+    overrides.write_text(FBGEMM_OVERRIDE)
+    install(python, built, "rec-tools", overrides)
+    assert set(_rec_packages(python)) == EXPORT_CLOSURE - {"rec-export"} | {"rec-tools"}
+    helped = run([str(python.parent / "rec-tools"), "--help"], cwd=tmp_path)
+    assert helped.returncode == 0 and "tdm-retrieval" in helped.stdout, helped.stderr[-2000:]
