@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from rec_core.errors import ConfigError
 from rec_models.models.dlrm_hstu import DlrmHSTU
 from rec_models.modules.hstu_inputs import join_tokens, reverse_rows
-from rec_models.testing import GraphType, build_from_config, create_test_module, pipeline_trace
+from rec_models.testing import GraphType, build_from_config, create_test_module, graph_type_params, pipeline_trace
 from rec_models.wrappers import ScriptWrapper, TrainWrapper
 
 N_USERS, N_ITEMS, N_CATES, MAX_HISTORY = 20, 30, 5, 8
@@ -104,22 +104,7 @@ def rows(seed: int, n: int = 256, reverse: bool = False) -> pa.RecordBatch:
     )
 
 
-def graph_forms(aot_fails: bool) -> list:
-    """Every GraphType as a test parameter; the AOTInductor form (a C++ build) is slow.
-
-    `aot_fails`: the module runs HSTU, whose jagged helpers size tensors from the lengths'
-    values, which torch.export cannot trace; its AOTInductor form is a known (strict) failure.
-    """
-    out = []
-    for graph_type in GraphType:
-        marks = []
-        if graph_type.name == "AOT_INDUCTOR":
-            marks.append(pytest.mark.slow)
-            if aot_fails:
-                reason = "HSTU's jagged shapes come from data (jagged.padded_length / row_positions call .item())"
-                marks.append(pytest.mark.xfail(strict=True, reason=reason))
-        out.append(pytest.param(graph_type, id=graph_type.name, marks=marks))
-    return out
+HSTU_AOT = "HSTU's jagged shapes come from data (jagged.padded_length / row_positions call .item())"
 
 
 class TestTokens:
@@ -231,7 +216,7 @@ class TestModel:
         ratios = [float(weighted[k] / plain[k]) for k in plain]
         assert all(0.0 <= r <= 1.0 for r in ratios) and sum(ratios) == pytest.approx(1.0, abs=1e-5), ratios
 
-    @pytest.mark.parametrize("graph_type", graph_forms(aot_fails=True))
+    @pytest.mark.parametrize("graph_type", graph_type_params(HSTU_AOT))
     def test_export_forms_agree(self, tmp_path: Path, graph_type: GraphType) -> None:
         model, parser = build(tmp_path)
         model.eval()

@@ -17,7 +17,7 @@ import torch
 from rec_core.errors import ConfigError
 from rec_models.match_model import MatchTowerWrapper
 from rec_models.models.hstu_match import HSTUMatch
-from rec_models.testing import GraphType, build_from_config, create_test_module, pipeline_trace
+from rec_models.testing import GraphType, build_from_config, create_test_module, graph_type_params, pipeline_trace
 from rec_models.wrappers import TrainWrapper
 
 N_ITEMS, N_CATES, MAX_HISTORY = 40, 5, 8
@@ -93,22 +93,7 @@ def rows(seed: int, n: int = 64, reverse: bool = False) -> pa.RecordBatch:
     )
 
 
-def graph_forms(aot_fails: bool) -> list:
-    """Every GraphType as a test parameter; the AOTInductor form (a C++ build) is slow.
-
-    `aot_fails`: the module runs HSTU, whose jagged helpers size tensors from the lengths'
-    values, which torch.export cannot trace; its AOTInductor form is a known (strict) failure.
-    """
-    out = []
-    for graph_type in GraphType:
-        marks = []
-        if graph_type.name == "AOT_INDUCTOR":
-            marks.append(pytest.mark.slow)
-            if aot_fails:
-                reason = "HSTU's jagged shapes come from data (jagged.padded_length / row_positions call .item())"
-                marks.append(pytest.mark.xfail(strict=True, reason=reason))
-        out.append(pytest.param(graph_type, id=graph_type.name, marks=marks))
-    return out
+HSTU_AOT = "HSTU's jagged shapes come from data (jagged.padded_length / row_positions call .item())"
 
 
 class TestModel:
@@ -188,8 +173,8 @@ class TestModel:
 
     @pytest.mark.parametrize(
         ("tower", "graph_type"),
-        [pytest.param("user", *p.values, id=f"user-{p.id}", marks=p.marks) for p in graph_forms(aot_fails=True)]
-        + [pytest.param("item", *p.values, id=f"item-{p.id}", marks=p.marks) for p in graph_forms(aot_fails=False)],
+        [pytest.param("user", *p.values, id=f"user-{p.id}", marks=p.marks) for p in graph_type_params(HSTU_AOT)]
+        + [pytest.param("item", *p.values, id=f"item-{p.id}", marks=p.marks) for p in graph_type_params()],
     )
     def test_towers_export_in_every_graph_form(self, tmp_path: Path, tower: str, graph_type: GraphType) -> None:
         model, parser = build(tmp_path)

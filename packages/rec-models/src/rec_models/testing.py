@@ -59,6 +59,22 @@ def tolerance(graph_type: GraphType) -> float:
     return 1e-6 if graph_type == GraphType.AOT_INDUCTOR else 0.0
 
 
+def graph_type_params(aot_xfail_reason: str = "") -> list[Any]:
+    """Every GraphType as a pytest parameter; the AOTInductor form (a C++ build) is marked slow,
+    and a strict expected failure with `aot_xfail_reason` for modules it cannot compile yet."""
+    import pytest
+
+    out = []
+    for graph_type in GraphType:
+        marks = []
+        if graph_type == GraphType.AOT_INDUCTOR:
+            marks.append(pytest.mark.slow)
+            if aot_xfail_reason:
+                marks.append(pytest.mark.xfail(strict=True, reason=aot_xfail_reason))
+        out.append(pytest.param(graph_type, id=graph_type.name, marks=marks))
+    return out
+
+
 def create_test_module(module: nn.Module, graph_type: GraphType, example_inputs: tuple | None = None) -> Callable:
     """`module` itself (EAGER), its torchrec FX trace, `torch.jit.script` of that trace, or
     its AOTInductor form compiled for inputs shaped like `example_inputs` (see `aot_inductor_compile`).
