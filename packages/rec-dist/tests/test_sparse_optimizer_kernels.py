@@ -154,3 +154,19 @@ def test_dense_kernel_optimizer_state_survives_a_checkpoint(tmp_path: Path) -> N
     step(restored, fresh_optimizer, batch)
     for name, value in tables(wrapped).items():
         torch.testing.assert_close(tables(restored)[name], value, msg=name)
+
+
+def test_embedding_l2_decays_rows_the_batch_never_looked_up() -> None:
+    # Adagrad has a fused CPU kernel; the whole-table L2 moves its tables to the dense kernel
+    config = config_with("adagrad_optimizer", lr=0.05)
+    config.train_config.sparse_optimizer.embedding_l2_regularization = 0.5
+    wrapped, optimizer, batch = shard(config)
+    assert set(kernels(wrapped).values()) == {"dense"}
+    kjt = next(kjt for kjt in batch.sparse_features.values() if "user_id" in kjt.keys())
+    unseen = torch.tensor(sorted(set(range(20000)) - set(kjt["user_id"].values().tolist())))
+    before = tables(wrapped)["user_id_emb"]
+    step(wrapped, optimizer, batch)
+    after = tables(wrapped)["user_id_emb"]
+    # Adagrad's first step on the penalty's gradient g = lambda * w alone
+    g = 0.5 * before[unseen]
+    assert torch.allclose(after[unseen], before[unseen] - 0.05 * g / (g.abs() + 1e-8), atol=1e-6)

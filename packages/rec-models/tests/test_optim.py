@@ -17,6 +17,7 @@ from rec_models import sparse_optim
 from rec_models.optim import (
     CPU_FUSED_SPARSE,
     LRScheduler,
+    SparseSpec,
     base_lr,
     create_dense_optimizer,
     create_unfused_sparse_optimizer,
@@ -192,8 +193,9 @@ class TestSparseOptimizers:
     )
     def test_each_oneof(self, kind: str, cls: type, extra: dict, unfused: type) -> None:
         config = sparse(f"{kind} {{ lr: 0.05 }}")
-        name, got_cls, kwargs = sparse_optimizer_spec(config)
-        assert name == kind and got_cls is cls
+        spec = sparse_optimizer_spec(config)
+        name, got_cls, kwargs = spec.kind, spec.fused, spec.kwargs
+        assert name == kind and got_cls is cls and spec.embedding_l2 == 0
         # FBGEMM's argument names: TorchRec passes these kwargs straight to the fused kernel
         assert kwargs["lr"] == pytest.approx(0.05)
         for k, v in extra.items():
@@ -205,14 +207,14 @@ class TestSparseOptimizers:
 
     def test_gradient_clipping(self) -> None:
         config = sparse("adagrad_optimizer { lr: 0.1 gradient_clipping: true max_gradient: 2 }")
-        _, _, kwargs = sparse_optimizer_spec(config)
+        kwargs = sparse_optimizer_spec(config).kwargs
         assert kwargs["gradient_clipping"] is True and kwargs["max_gradient"] == pytest.approx(2.0)
         opt = create_unfused_sparse_optimizer(config, [torch.nn.Parameter(torch.zeros(2, 4))])
         assert opt.param_groups[0]["max_gradient"] == pytest.approx(2.0)
 
     def test_rowwise_weight_decay_mode(self) -> None:
         text = "rowwise_adagrad_optimizer { lr: 0.1 weight_decay: 0.01 weight_decay_mode: DECOUPLE }"
-        _, _, kwargs = sparse_optimizer_spec(sparse(text))
+        kwargs = sparse_optimizer_spec(sparse(text)).kwargs
         assert kwargs["weight_decay_mode"] == WeightDecayMode.DECOUPLE
 
     @pytest.mark.parametrize("kind", ["adadelta_optimizer", "rmsprop_optimizer"])
@@ -233,7 +235,7 @@ class TestSparseOptimizers:
 
 
 class TestDenseKernelChoice:
-    def spec(self, text: str) -> tuple:
+    def spec(self, text: str) -> SparseSpec:
         return sparse_optimizer_spec(sparse(text))
 
     def test_width_not_a_multiple_of_four(self) -> None:
@@ -249,3 +251,13 @@ class TestDenseKernelChoice:
         decayed = self.spec("rowwise_adagrad_optimizer { lr: 0.1 weight_decay: 0.01 weight_decay_mode: L2 }")
         assert needs_dense_kernel(decayed, "cpu", 8) and not needs_dense_kernel(decayed, "cuda", 8)
         assert not needs_dense_kernel(self.spec("rowwise_adagrad_optimizer { lr: 0.1 }"), "cpu", 8)
+
+    def test_embedding_l2_needs_the_dense_kernel_everywhere(self) -> None:
+        # fused kernels see only the looked-up rows; the whole-table penalty needs every row
+        l2 = self.spec("adagrad_optimizer { lr: 0.1 } embedding_l2_regularization: 0.05")
+        assert l2.embedding_l2 == pytest.approx(0.05)
+        assert needs_dense_kernel(l2, "cpu", 8) and needs_dense_kernel(l2, "cuda", 8)
+
+    def test_negative_embedding_l2_is_a_config_error(self) -> None:
+        with pytest.raises(ConfigError, match="sparse_optimizer.embedding_l2_regularization: must be >= 0"):
+            self.spec("adam_optimizer { lr: 0.1 } embedding_l2_regularization: -1")

@@ -102,6 +102,12 @@ def one_step(opt_cls: type, grad_rows: dict[int, list[float]], weights: list[lis
 W = [[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]]
 
 
+def _with_l2(optimizer: torch.optim.Optimizer, l2: float) -> torch.optim.Optimizer:
+    for group in optimizer.param_groups:
+        group["embedding_l2"] = l2
+    return optimizer
+
+
 class TestHandComputed:
     def test_adam_first_step_and_lazy_rows(self) -> None:
         got, state = one_step(sparse_optim.Adam, {0: [0.5, -0.2]}, W, lr=0.1, weight_decay=0.01)
@@ -153,6 +159,23 @@ class TestHandComputed:
         acc = (0.3**2 + 0.4**2) / 2
         expected = [3.0 - 0.1 * 0.3 / math.sqrt(acc) - 0.1 * 0.5 * 3.0, -1.0 - 0.1 * 0.4 / math.sqrt(acc) + 0.1 * 0.5 * 1.0]
         assert got[1].tolist() == pytest.approx(expected, rel=1e-6)
+
+    def test_embedding_l2_decays_every_row(self) -> None:
+        table = torch.nn.Parameter(torch.tensor(W))
+        table.grad = torch.tensor([[0.2, -0.4], [0.0, 0.0], [0.0, 0.0]])
+        opt = sparse_optim.SGD([table], lr=0.1)
+        opt.param_groups[0]["embedding_l2"] = 0.5
+        expected = torch.tensor(W) - 0.1 * (table.grad + 0.5 * torch.tensor(W))
+        opt.step()
+        assert torch.allclose(table.detach(), expected)
+
+    def test_adam_with_embedding_l2_is_adam_on_the_loss_with_the_penalty(self) -> None:
+        # FuxiCTR's embedding_regularizer: loss + lambda/2 * ||W||^2 over the whole table, then
+        # Adam on every row; torch's Adam(weight_decay) applies exactly that gradient
+        rec = train_dense(lambda p: _with_l2(sparse_optim.Adam(p, lr=0.05), 0.3))
+        torch_adam = train_dense(lambda p: torch.optim.Adam(p, lr=0.05, weight_decay=0.3, eps=1e-8))
+        assert torch.allclose(rec, torch_adam, atol=1e-6)
+        assert not torch.equal(rec[7:], initial_table()[7:])  # rows never looked up decay too
 
     def test_zero_learning_rate_moves_nothing(self) -> None:
         for cls in (sparse_optim.Adam, sparse_optim.LAMB, sparse_optim.LarsSGD, sparse_optim.RowWiseAdagrad):

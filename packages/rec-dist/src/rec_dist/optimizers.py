@@ -18,7 +18,7 @@ from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizerWrapper
 from torchrec.optim.optimizers import in_backward_optimizer_filter
 
 from rec_core.errors import ConfigError
-from rec_models.optim import LRScheduler, create_dense_optimizer, create_unfused_sparse_optimizer
+from rec_models.optim import LRScheduler, SparseSpec, create_dense_optimizer, create_unfused_sparse_optimizer
 
 # embedding tables that sharding did not fuse into the backward (e.g. the dense kernel) keep this
 # name fragment; they still belong to the sparse optimizer, never to the dense one
@@ -55,12 +55,12 @@ def frozen_tables(model: nn.Module) -> set[str]:
 
 
 def apply_sparse_optimizer(
-    model: nn.Module, sparse_optimizer: tuple[str, type, dict[str, Any]], skip: Collection[nn.Module] = ()
+    model: nn.Module, sparse_optimizer: SparseSpec, skip: Collection[nn.Module] = ()
 ) -> None:
     """Before sharding: fuse the sparse optimizer into each trainable table of the model's
     EmbeddingBagCollections and EmbeddingCollections (the ones sharding plans), a no-op SGD
     into each frozen one. Collections in `skip` stay unsharded: `build_optimizer` trains them."""
-    _, cls, kwargs = sparse_optimizer
+    cls, kwargs = sparse_optimizer.fused, sparse_optimizer.kwargs
     frozen = frozen_tables(model)
     for module in model.modules():
         if not isinstance(module, (EmbeddingBagCollection, EmbeddingCollection)) or module in skip:

@@ -24,7 +24,7 @@ from torchrec.modules.mc_embedding_modules import BaseManagedCollisionEmbeddingC
 from rec_core.errors import ConfigError
 from rec_core.logging_utils import get_logger
 from rec_dist.optimizers import _table_configs, apply_sparse_optimizer
-from rec_models.optim import CPU_FUSED_SPARSE, FUSED_DIM_MULTIPLE, needs_dense_kernel
+from rec_models.optim import CPU_FUSED_SPARSE, FUSED_DIM_MULTIPLE, SparseSpec, needs_dense_kernel
 
 logger = get_logger(__name__)
 
@@ -61,7 +61,7 @@ class _ZchEcSharder(_DeviceKernels, ManagedCollisionEmbeddingCollectionSharder):
     pass
 
 
-def _prepare_zch(model: nn.Module, sparse_optimizer: tuple[str, type, dict[str, Any]], device: torch.device, world_size: int) -> None:
+def _prepare_zch(model: nn.Module, sparse_optimizer: SparseSpec, device: torch.device, world_size: int) -> None:
     """Managed-collision (zch) tables shard only row-wise, which needs a fused kernel; each rank
     remaps one contiguous block of the raw id space (TorchRec's `buckets`, one per rank)."""
     for m in model.modules():
@@ -83,11 +83,12 @@ def _prepare_zch(model: nn.Module, sparse_optimizer: tuple[str, type, dict[str, 
                     f"feature {table.feature_names[0]!r}.zch",
                     f"zch table {table.name!r} (embedding_dim {table.embedding_dim}) shards only row-wise, which needs "
                     f"a fused sparse optimizer: embedding_dim must be a multiple of {FUSED_DIM_MULTIPLE}, and on CPU the "
-                    f"sparse optimizer must be one of {sorted(CPU_FUSED_SPARSE)} without weight decay",
+                    f"sparse optimizer must be one of {sorted(CPU_FUSED_SPARSE)} without weight decay; "
+                    "embedding_l2_regularization needs the dense kernel everywhere",
                 )
 
 
-def _unsharded_collections(model: nn.Module, sparse_optimizer: tuple[str, type, dict[str, Any]], device: torch.device) -> dict[str, EmbeddingCollection]:
+def _unsharded_collections(model: nn.Module, sparse_optimizer: SparseSpec, device: torch.device) -> dict[str, EmbeddingCollection]:
     """EmbeddingCollections left unsharded, by module path: those needing the dense kernel on CPU,
     whose FBGEMM implementation pools the rows it should return one by one."""
     if device.type != "cpu":
@@ -166,7 +167,7 @@ def shard_model(
     model: nn.Module,
     device: torch.device,
     batch_size: int,
-    sparse_optimizer: tuple[str, type, dict[str, Any]],
+    sparse_optimizer: SparseSpec,
     global_constraints: Any = None,
     plan: ShardingPlan | None = None,
 ) -> DistributedModelParallel:

@@ -6,7 +6,7 @@ import bisect
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torchrec.optim as trec_optim
@@ -15,6 +15,17 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from rec_core.errors import ConfigError
 from rec_models import sparse_optim
+
+
+class SparseSpec(NamedTuple):
+    """What sharding needs to know of the SparseOptimizer: the kind, TorchRec's fused class,
+    FBGEMM's kwargs, and the whole-table L2 that only the dense kernel can apply."""
+
+    kind: str  # the oneof name, e.g. "adam_optimizer"
+    fused: type
+    kwargs: dict[str, Any]
+    embedding_l2: float = 0.0
+
 
 @dataclass(frozen=True)
 class _SparseKind:
@@ -123,31 +134,41 @@ def _sparse_kind(config: Any) -> tuple[str, _SparseKind, Any]:
     return kind, _SPARSE[kind], msg
 
 
-def sparse_optimizer_spec(config: Any) -> tuple[str, type, dict[str, Any]]:
-    """(oneof name, TorchRec optimizer class, FBGEMM kwargs) to fuse into the tables' backward."""
+def sparse_optimizer_spec(config: Any) -> SparseSpec:
+    """The SparseOptimizer as sharding uses it: fused into the tables' backward where it can be."""
     kind, spec, msg = _sparse_kind(config)
     kwargs = spec.fused_kwargs(msg)
     if msg.gradient_clipping:
         kwargs.update(gradient_clipping=True, max_gradient=msg.max_gradient)
-    return kind, spec.fused, kwargs
+    return SparseSpec(kind, spec.fused, kwargs, _embedding_l2(config))
 
 
-def needs_dense_kernel(sparse_optimizer: tuple[str, type, dict[str, Any]], device_type: str, embedding_dim: int) -> bool:
-    """True when FBGEMM cannot fuse the sparse optimizer (a `sparse_optimizer_spec`) into a table
-    of this width on this device: widths not a multiple of 4; on CPU, optimizers without a CPU
-    kernel, and RowWiseAdagrad with weight decay (the CPU kernel ignores weight decay)."""
-    kind, _, kwargs = sparse_optimizer
-    if embedding_dim % FUSED_DIM_MULTIPLE:
+def _embedding_l2(config: Any) -> float:
+    l2 = float(config.embedding_l2_regularization)
+    if l2 < 0:
+        raise ConfigError("train_config.sparse_optimizer.embedding_l2_regularization", f"must be >= 0, got {l2}")
+    return l2
+
+
+def needs_dense_kernel(sparse_optimizer: SparseSpec, device_type: str, embedding_dim: int) -> bool:
+    """True when FBGEMM cannot fuse the sparse optimizer into a table of this width on this
+    device: whole-table L2 (fused kernels see only the looked-up rows), widths not a multiple of
+    4; on CPU, optimizers without a CPU kernel, and RowWiseAdagrad with weight decay (the CPU
+    kernel ignores weight decay)."""
+    if sparse_optimizer.embedding_l2 or embedding_dim % FUSED_DIM_MULTIPLE:
         return True
     if device_type != "cpu":
         return False
-    return kind not in CPU_FUSED_SPARSE or bool(kwargs.get("weight_decay"))
+    return sparse_optimizer.kind not in CPU_FUSED_SPARSE or bool(sparse_optimizer.kwargs.get("weight_decay"))
 
 
 def create_unfused_sparse_optimizer(config: Any, params: Iterable[Any]) -> torch.optim.Optimizer:
     """The SparseOptimizer's update rule for tables on the dense kernel (see `sparse_optim`)."""
     _, spec, msg = _sparse_kind(config)
-    return spec.unfused(params, msg)
+    optimizer = spec.unfused(params, msg)
+    for group in optimizer.param_groups:
+        group["embedding_l2"] = _embedding_l2(config)
+    return optimizer
 
 
 def create_dense_optimizer(config: Any, params: Iterable[Any]) -> torch.optim.Optimizer:

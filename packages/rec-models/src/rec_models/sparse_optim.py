@@ -6,6 +6,9 @@ apply the same formulas to a dense [rows, dim] table, row-sparsely: a row whose 
 all zero keeps its weights and its optimizer state. Element-wise gradient clipping to
 [-max_gradient, max_gradient] happens before the update when max_gradient > 0.
 
+A param group's `embedding_l2` (lambda, default 0) adds lambda * w to every row's gradient,
+the gradient of lambda/2 * ||W||^2 in the loss, and then updates every row, looked up or not.
+
 State: `momentum1`/`momentum2` (per element, or per row for the row-wise second moments),
 `sum` for Adagrad, and a shared `step` for bias correction.
 """
@@ -26,7 +29,7 @@ class RowSparseOptimizer(torch.optim.Optimizer):
     def __init__(self, params: Iterable[Any], lr: float, max_gradient: float = 0.0, **defaults: Any) -> None:
         if lr < 0:
             raise ValueError(f"learning rate must be >= 0, got {lr}")
-        super().__init__(params, dict(lr=lr, max_gradient=max_gradient, **defaults))
+        super().__init__(params, dict(lr=lr, max_gradient=max_gradient, embedding_l2=0.0, **defaults))
 
     def init_row_state(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Allocate the optimizer state of table `p` (called once, at its first step)."""
@@ -56,10 +59,15 @@ class RowSparseOptimizer(torch.optim.Optimizer):
                 table = _table(p)
                 grad = p.grad.to_dense() if p.grad.is_sparse else p.grad
                 grad = grad.reshape(table.shape)
-                rows = (grad != 0).any(dim=1).nonzero().squeeze(1)
-                if rows.numel() == 0:
-                    continue
-                g = grad[rows]
+                l2 = group["embedding_l2"]
+                if l2 > 0:
+                    rows = torch.arange(table.shape[0], device=table.device)
+                    g = grad + l2 * table
+                else:
+                    rows = (grad != 0).any(dim=1).nonzero().squeeze(1)
+                    if rows.numel() == 0:
+                        continue
+                    g = grad[rows]
                 if group["max_gradient"] > 0:
                     g = g.clamp(-group["max_gradient"], group["max_gradient"])
                 table[rows] = self.update_rows(table[rows], g, rows, state, group)

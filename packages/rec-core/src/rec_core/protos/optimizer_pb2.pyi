@@ -17,7 +17,7 @@ L2: WeightDecayMode
 DECOUPLE: WeightDecayMode
 
 class SparseOptimizer(_message.Message):
-    __slots__ = ("sgd_optimizer", "adagrad_optimizer", "adam_optimizer", "lars_sgd_optimizer", "lamb_optimizer", "partial_rowwise_lamb_optimizer", "partial_rowwise_adam_optimizer", "rowwise_adagrad_optimizer", "adadelta_optimizer", "rmsprop_optimizer", "constant_learning_rate", "exponential_decay_learning_rate", "manual_step_learning_rate", "cosine_annealing_learning_rate", "cosine_annealing_warm_restarts_learning_rate")
+    __slots__ = ("sgd_optimizer", "adagrad_optimizer", "adam_optimizer", "lars_sgd_optimizer", "lamb_optimizer", "partial_rowwise_lamb_optimizer", "partial_rowwise_adam_optimizer", "rowwise_adagrad_optimizer", "adadelta_optimizer", "rmsprop_optimizer", "constant_learning_rate", "exponential_decay_learning_rate", "manual_step_learning_rate", "cosine_annealing_learning_rate", "cosine_annealing_warm_restarts_learning_rate", "embedding_l2_regularization")
     SGD_OPTIMIZER_FIELD_NUMBER: _ClassVar[int]
     ADAGRAD_OPTIMIZER_FIELD_NUMBER: _ClassVar[int]
     ADAM_OPTIMIZER_FIELD_NUMBER: _ClassVar[int]
@@ -33,6 +33,7 @@ class SparseOptimizer(_message.Message):
     MANUAL_STEP_LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
     COSINE_ANNEALING_LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
     COSINE_ANNEALING_WARM_RESTARTS_LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_L2_REGULARIZATION_FIELD_NUMBER: _ClassVar[int]
     sgd_optimizer: FusedSGDOptimizer
     adagrad_optimizer: FusedAdagradOptimizer
     adam_optimizer: FusedAdamOptimizer
@@ -48,7 +49,8 @@ class SparseOptimizer(_message.Message):
     manual_step_learning_rate: ManualStepLR
     cosine_annealing_learning_rate: CosineAnnealingLR
     cosine_annealing_warm_restarts_learning_rate: CosineAnnealingWarmRestartsLR
-    def __init__(self, sgd_optimizer: _Optional[_Union[FusedSGDOptimizer, _Mapping]] = ..., adagrad_optimizer: _Optional[_Union[FusedAdagradOptimizer, _Mapping]] = ..., adam_optimizer: _Optional[_Union[FusedAdamOptimizer, _Mapping]] = ..., lars_sgd_optimizer: _Optional[_Union[FusedLarsSGDOptimizer, _Mapping]] = ..., lamb_optimizer: _Optional[_Union[FusedLAMBOptimizer, _Mapping]] = ..., partial_rowwise_lamb_optimizer: _Optional[_Union[FusedPartialRowWiseLAMBOptimizer, _Mapping]] = ..., partial_rowwise_adam_optimizer: _Optional[_Union[FusedPartialRowWiseAdamOptimizer, _Mapping]] = ..., rowwise_adagrad_optimizer: _Optional[_Union[FusedRowWiseAdagradOptimizer, _Mapping]] = ..., adadelta_optimizer: _Optional[_Union[FusedAdaDeltaOptimizer, _Mapping]] = ..., rmsprop_optimizer: _Optional[_Union[FusedRMSPropOptimizer, _Mapping]] = ..., constant_learning_rate: _Optional[_Union[ConstantLR, _Mapping]] = ..., exponential_decay_learning_rate: _Optional[_Union[ExponentialDecayLR, _Mapping]] = ..., manual_step_learning_rate: _Optional[_Union[ManualStepLR, _Mapping]] = ..., cosine_annealing_learning_rate: _Optional[_Union[CosineAnnealingLR, _Mapping]] = ..., cosine_annealing_warm_restarts_learning_rate: _Optional[_Union[CosineAnnealingWarmRestartsLR, _Mapping]] = ...) -> None: ...
+    embedding_l2_regularization: float
+    def __init__(self, sgd_optimizer: _Optional[_Union[FusedSGDOptimizer, _Mapping]] = ..., adagrad_optimizer: _Optional[_Union[FusedAdagradOptimizer, _Mapping]] = ..., adam_optimizer: _Optional[_Union[FusedAdamOptimizer, _Mapping]] = ..., lars_sgd_optimizer: _Optional[_Union[FusedLarsSGDOptimizer, _Mapping]] = ..., lamb_optimizer: _Optional[_Union[FusedLAMBOptimizer, _Mapping]] = ..., partial_rowwise_lamb_optimizer: _Optional[_Union[FusedPartialRowWiseLAMBOptimizer, _Mapping]] = ..., partial_rowwise_adam_optimizer: _Optional[_Union[FusedPartialRowWiseAdamOptimizer, _Mapping]] = ..., rowwise_adagrad_optimizer: _Optional[_Union[FusedRowWiseAdagradOptimizer, _Mapping]] = ..., adadelta_optimizer: _Optional[_Union[FusedAdaDeltaOptimizer, _Mapping]] = ..., rmsprop_optimizer: _Optional[_Union[FusedRMSPropOptimizer, _Mapping]] = ..., constant_learning_rate: _Optional[_Union[ConstantLR, _Mapping]] = ..., exponential_decay_learning_rate: _Optional[_Union[ExponentialDecayLR, _Mapping]] = ..., manual_step_learning_rate: _Optional[_Union[ManualStepLR, _Mapping]] = ..., cosine_annealing_learning_rate: _Optional[_Union[CosineAnnealingLR, _Mapping]] = ..., cosine_annealing_warm_restarts_learning_rate: _Optional[_Union[CosineAnnealingWarmRestartsLR, _Mapping]] = ..., embedding_l2_regularization: _Optional[float] = ...) -> None: ...
 
 class DenseOptimizer(_message.Message):
     __slots__ = ("sgd_optimizer", "adagrad_optimizer", "adam_optimizer", "adamw_optimizer", "adadelta_optimizer", "rmsprop_optimizer", "constant_learning_rate", "exponential_decay_learning_rate", "manual_step_learning_rate", "cosine_annealing_learning_rate", "cosine_annealing_warm_restarts_learning_rate", "part_optimizers", "ema")
