@@ -10,6 +10,7 @@ from torch.nn import functional as F
 
 from rec_core.errors import ConfigError
 from rec_core.protos import module_pb2
+from rec_models.modules import jagged
 from rec_models.modules.hstu import HSTUEncoder, STULayer
 from rec_models.testing import TRACE_FORMS, create_test_module
 
@@ -51,21 +52,29 @@ class TestSTULayer:
     def test_matches_the_reference_row_by_row(self, window: int) -> None:
         stu, xs = layer(window), rows()
         with torch.no_grad():
-            out = stu(torch.cat(xs), torch.tensor(LENGTHS))
+            out = stu(torch.cat(xs), torch.tensor(LENGTHS), max(LENGTHS))
             expected = torch.cat([reference(stu, x, window) for x in xs])
         torch.testing.assert_close(out, expected)
 
     def test_causal_and_rows_independent(self) -> None:
         stu, xs = layer(), rows()
         with torch.no_grad():
-            base = stu(torch.cat(xs), torch.tensor(LENGTHS))
+            base = stu(torch.cat(xs), torch.tensor(LENGTHS), max(LENGTHS))
             later = [xs[0], xs[1], xs[2].clone()]
             later[2][3:] += 5.0  # change row 2's last two positions
-            changed = stu(torch.cat(later), torch.tensor(LENGTHS))
-            alone = stu(xs[0], torch.tensor([3]))
+            changed = stu(torch.cat(later), torch.tensor(LENGTHS), max(LENGTHS))
+            alone = stu(xs[0], torch.tensor([3]), 3)
         torch.testing.assert_close(changed[:6], base[:6])  # row 0 and row 2's first 3 positions
         assert not torch.allclose(changed[6:], base[6:])
         torch.testing.assert_close(alone, base[:3])
+
+    def test_padding_past_the_longest_row_changes_nothing(self) -> None:
+        # a compiled model pads to a bound it is given, not to the batch's longest row
+        stu, xs = layer(), rows()
+        with torch.no_grad():
+            exact = stu(torch.cat(xs), torch.tensor(LENGTHS), max(LENGTHS))
+            padded = stu(torch.cat(xs), torch.tensor(LENGTHS), max(LENGTHS) + 4)
+        torch.testing.assert_close(padded, exact, rtol=0, atol=0)
 
 
 def config(post: str = "l2norm_postprocessor {}", layers: int = 2) -> module_pb2.HSTU:
@@ -88,8 +97,9 @@ class Flat(nn.Module):
         self.encoder = encoder
 
     def forward(self, values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        encoded = self.encoder(values, lengths)
-        return torch.cat([encoded, self.encoder.last(encoded, lengths)], dim=0)
+        steps = jagged.padded_length(lengths, 0)
+        encoded = self.encoder(values, lengths, steps)
+        return torch.cat([encoded, self.encoder.last(encoded, lengths, steps)], dim=0)
 
 
 class TestEncoder:
@@ -98,8 +108,8 @@ class TestEncoder:
         encoder = HSTUEncoder(config(), input_dim=6, max_seq_len=MAX_LEN).eval()
         values, lengths = torch.randn(8, 6), torch.tensor(LENGTHS)
         with torch.no_grad():
-            out = encoder(values, lengths)
-            last = encoder.last(out, lengths)
+            out = encoder(values, lengths, max(LENGTHS))
+            last = encoder.last(out, lengths, max(LENGTHS) + 2)
         assert out.shape == (8, DIM)
         torch.testing.assert_close(out.norm(dim=1), torch.ones(8))
         torch.testing.assert_close(last, torch.stack([out[2], torch.zeros(DIM), out[7]]))
@@ -109,7 +119,7 @@ class TestEncoder:
         encoder = HSTUEncoder(config(layers=0), input_dim=DIM, max_seq_len=MAX_LEN).eval()
         with torch.no_grad():
             # zero input: every output is its position's embedding, normalised
-            out = encoder(torch.zeros(6, DIM), torch.tensor([6]))
+            out = encoder(torch.zeros(6, DIM), torch.tensor([6]), 6)
         expected = F.normalize(encoder.positions.weight[[0, 1, 2, 3, 3, 3]], dim=1)
         torch.testing.assert_close(out, expected)
 
@@ -121,8 +131,8 @@ class TestEncoder:
         assert all(p.grad is not None for p in flat.parameters())
         flat.eval()
         with torch.no_grad():
-            # not AOT_INDUCTOR: torch.export cannot follow shapes read from the data (the longest
-            # row, the number of values), which jagged.padded_length / row_positions compute
+            # not AOT_INDUCTOR: here the longest row is read from the data inside the compiled
+            # graph; models pass it in from their embedding lookups (`<g>.sequence_steps`)
             outs = [create_test_module(flat, g)(values, lengths) for g in TRACE_FORMS]
         for out in outs[1:]:
             torch.testing.assert_close(out, outs[0], rtol=0, atol=0)

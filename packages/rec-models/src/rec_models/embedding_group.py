@@ -6,7 +6,9 @@
 - SEQUENCE (and each nested sequence group): `<g>.query` [B, Dq] (its non-sequence features,
   pooled), `<g>.sequence` [B, T, Ds] (its sequence features side by side, zero padded to the
   batch's longest row, at most the features' sequence_length) and `<g>.sequence_length` [B].
-- JAGGED_SEQUENCE: the same keys, with `<g>.sequence` as the [sum(lengths), Ds] jagged values.
+- JAGGED_SEQUENCE: the same keys, with `<g>.sequence` as the [sum(lengths), Ds] jagged values,
+  and `<g>.sequence_steps`, an empty [0, T] tensor whose width is the batch's longest row
+  (`jagged.longest_row_carrier`: how that length reaches a compiled dense part).
 
 One table per embedding name (plus `_wide` / `_<embedding_name_suffix>`). A table that a
 sequence group reads lives in an EmbeddingCollection (unpooled rows; one collection per
@@ -361,6 +363,7 @@ class EmbeddingGroup(nn.Module):
             lengths = parts[0][1]
             if sg.jagged:
                 out[f"{sg.name}.sequence"] = torch.cat([v for v, _ in parts], dim=1)
+                out[f"{sg.name}.sequence_steps"] = jagged.longest_row_carrier(lengths)
             else:
                 steps = jagged.padded_length(lengths, sg.cap)
                 out[f"{sg.name}.sequence"] = torch.cat([jagged.to_padded(v, n, steps) for v, n in parts], dim=2)

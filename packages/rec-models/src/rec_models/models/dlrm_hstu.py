@@ -144,8 +144,11 @@ class DlrmHSTU(MultiTaskRank):
         tokens = [p(x) for p, x in zip(self.contextual_projections, self._contextual(groups))]
         # [B, C, D]; C = 0 without contextual features
         prefix = torch.stack(tokens, dim=1) if tokens else candidate.new_zeros(candidate.size(0), 0, self.encoder.output_dim)
-        values, joined = join_tokens(prefix, self.history_projection(history), lengths, self.candidate_projection(candidate))
-        user = self.encoder.last(self.encoder(values, joined), joined)
+        steps = groups[f"{HISTORY}.sequence_steps"].size(1)
+        values, joined = join_tokens(prefix, self.history_projection(history), lengths, self.candidate_projection(candidate), steps)
+        # [contextual | history | candidate]
+        steps = prefix.size(1) + steps + 1
+        user = self.encoder.last(self.encoder(values, joined, steps), joined, steps)
         fused = user * self.item_embedding_mlp(candidate)
         if self.use_pareto and self.training:
             # Pareto weights come from each task's gradient w.r.t. this shared input

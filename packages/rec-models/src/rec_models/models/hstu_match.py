@@ -50,7 +50,8 @@ class HSTUMatch(MatchModel):
         values, lengths = groups[f"{self.history}.sequence"], groups[f"{self.history}.sequence_length"]
         if not self.ascending:
             values = reverse_rows(values, lengths)
-        user = self.user_projection(self.encoder.last(self.encoder(values, lengths), lengths))
+        steps = groups[f"{self.history}.sequence_steps"].size(1)
+        user = self.user_projection(self.encoder.last(self.encoder(values, lengths, steps), lengths, steps))
         return F.normalize(user, dim=-1) if self.similarity == COSINE else user
 
     def item_tower_emb(self, batch: Batch) -> torch.Tensor:

@@ -53,11 +53,10 @@ class STULayer(nn.Module):
         self.output = nn.Linear(num_heads * hidden_dim, embedding_dim)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """x [N, D] jagged by `lengths` [B] -> [N, D]."""
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, steps: int) -> torch.Tensor:
+        """x [N, D] jagged by `lengths` [B] (rows at most `steps` long) -> [N, D]."""
         h, hd, ad = self._heads, self._hidden, self._attention
         u, v, q, k = torch.split(F.silu(self.uvqk(self.input_norm(x))), [h * hd, h * hd, h * ad, h * ad], dim=-1)
-        steps = jagged.padded_length(lengths, 0)
         # [B, T, heads, dim]
         qp = jagged.to_padded(q, lengths, steps).unflatten(-1, (h, ad))
         kp = jagged.to_padded(k, lengths, steps).unflatten(-1, (h, ad))
@@ -65,7 +64,7 @@ class STULayer(nn.Module):
         scores = F.silu(self._alpha * torch.einsum("bihd,bjhd->bhij", qp, kp)) / self._scale
         scores = scores * jagged.causal_mask(lengths, steps, self._max_attn_len).unsqueeze(1).to(scores.dtype)
         mixed = torch.einsum("bhij,bjhd->bihd", scores, vp).flatten(2)  # [B, T, heads * hidden]
-        attended = jagged.to_jagged(mixed, lengths)
+        attended = jagged.to_jagged(mixed, lengths, x.size(0))
         return x + self.dropout(self.output(self.output_norm(attended) * u))
 
 
@@ -74,7 +73,8 @@ class HSTUEncoder(nn.Module):
 
     Takes jagged item embeddings [N, input_dim] with per-row lengths and returns [N,
     embedding_dim] contextualised ones; `last(...)` picks each row's last position (zeros for an
-    empty row), the user representation for ranking or retrieval.
+    empty row), the user representation for ranking or retrieval. `steps` bounds the rows'
+    lengths (rows are padded to it inside the attention): the longest row, or any larger bound.
     """
 
     def __init__(self, config: Any, input_dim: int, max_seq_len: int, where: str = "hstu") -> None:
@@ -108,20 +108,20 @@ class HSTUEncoder(nn.Module):
         self._l2norm = post == "l2norm_postprocessor"
         self.output_norm = nn.Identity() if self._l2norm else nn.LayerNorm(dim)
 
-    def forward(self, values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """[N, input_dim] jagged by `lengths` -> [N, embedding_dim]."""
+    def forward(self, values: torch.Tensor, lengths: torch.Tensor, steps: int) -> torch.Tensor:
+        """[N, input_dim] jagged by `lengths` (rows at most `steps` long) -> [N, embedding_dim]."""
         x = self.project(values) * self._scale
         # each position's index within its row, clamped to the last bucket
-        x = self.input_dropout(x + self.positions(jagged.row_positions(lengths).clamp(max=self._last_bucket)))
+        positions = jagged.row_positions(lengths, values.size(0)).clamp(max=self._last_bucket)
+        x = self.input_dropout(x + self.positions(positions))
         for layer in self.layers:
-            x = layer(x, lengths)
+            x = layer(x, lengths, steps)
         if self._l2norm:
             return F.normalize(x, dim=-1, eps=1e-6)
         return self.output_norm(x)
 
-    def last(self, encoded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def last(self, encoded: torch.Tensor, lengths: torch.Tensor, steps: int) -> torch.Tensor:
         """[B, D]: each row's last position of `encoded` [N, D] (zeros for empty rows)."""
-        steps = jagged.padded_length(lengths, 0)
         padded = jagged.to_padded(encoded, lengths, steps)
         index = (lengths.long() - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, padded.size(2))
         return padded.gather(1, index).squeeze(1) * (lengths > 0).unsqueeze(1).to(padded.dtype)

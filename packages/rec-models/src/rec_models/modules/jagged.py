@@ -49,10 +49,24 @@ def sequence_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
 
 
 @torch.fx.wrap
-def to_jagged(padded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """[B, T, D] -> the [sum(lengths), D] valid rows (the inverse of `to_padded`; lengths <= T)."""
+def to_jagged(padded: torch.Tensor, lengths: torch.Tensor, total: int) -> torch.Tensor:
+    """[B, T, D] -> the [total = sum(lengths), D] valid rows (the inverse of `to_padded`; lengths <= T).
+
+    The caller passes `total`, known from a tensor's size, so no size is read from the data.
+    """
     offsets = torch.ops.fbgemm.asynchronous_complete_cumsum(lengths.long())
-    return torch.ops.fbgemm.dense_to_jagged(padded, [offsets])[0]
+    return torch.ops.fbgemm.dense_to_jagged(padded, [offsets], total)[0]
+
+
+@torch.fx.wrap
+def longest_row_carrier(lengths: torch.Tensor) -> torch.Tensor:
+    """An empty [0, padded_length(lengths, 0)] tensor: the longest row as a tensor's width.
+
+    Inside the embedding lookups (the part of an AOT export that stays TorchScript) the longest
+    row is read from the data; a compiled dense part cannot read sizes from data, but it takes
+    the sizes of its input tensors, so the length crosses the cut as this tensor's `size(1)`.
+    """
+    return lengths.new_empty(0, padded_length(lengths, 0))
 
 
 @torch.fx.wrap
@@ -68,9 +82,8 @@ def causal_mask(lengths: torch.Tensor, max_len: int, window: int) -> torch.Tenso
 
 
 @torch.fx.wrap
-def row_positions(lengths: torch.Tensor) -> torch.Tensor:
-    """[sum(lengths)]: each jagged value's index within its row (0, 1, ... per row)."""
+def row_positions(lengths: torch.Tensor, total: int) -> torch.Tensor:
+    """[total = sum(lengths)]: each jagged value's index within its row (0, 1, ... per row)."""
     lengths = lengths.long()
     starts = torch.ops.fbgemm.asynchronous_exclusive_cumsum(lengths)
-    total = int(lengths.sum().item())
     return torch.arange(total, device=lengths.device) - torch.repeat_interleave(starts, lengths, output_size=total)
