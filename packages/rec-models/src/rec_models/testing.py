@@ -59,20 +59,14 @@ def tolerance(graph_type: GraphType) -> float:
     return 1e-6 if graph_type == GraphType.AOT_INDUCTOR else 0.0
 
 
-def graph_type_params(aot_xfail_reason: str = "") -> list[Any]:
-    """Every GraphType as a pytest parameter; the AOTInductor form (a C++ build) is marked slow,
-    and a strict expected failure with `aot_xfail_reason` for modules it cannot compile yet."""
+def graph_type_params() -> list[Any]:
+    """Every GraphType as a pytest parameter; the AOTInductor form (a C++ build) is marked slow."""
     import pytest
 
-    out = []
-    for graph_type in GraphType:
-        marks = []
-        if graph_type == GraphType.AOT_INDUCTOR:
-            marks.append(pytest.mark.slow)
-            if aot_xfail_reason:
-                marks.append(pytest.mark.xfail(strict=True, reason=aot_xfail_reason))
-        out.append(pytest.param(graph_type, id=graph_type.name, marks=marks))
-    return out
+    return [
+        pytest.param(g, id=g.name, marks=[pytest.mark.slow] if g == GraphType.AOT_INDUCTOR else [])
+        for g in GraphType
+    ]
 
 
 def create_test_module(module: nn.Module, graph_type: GraphType, example_inputs: tuple | None = None) -> Callable:
