@@ -7,7 +7,8 @@ averaged over the test users.
 
 The embeddings come from `rec-predict` on the trained checkpoint (output columns
 `user_tower_emb`, `item_tower_emb`), so this scores exactly what rec serves. The data directory
-is the output of examples/ml1m/prepare_data.py: `train.parquet` and `test.parquet`, one
+is the output of examples/ml1m/prepare_data.py: `train.parquet` and `test.parquet` (or
+`valid.parquet`, to choose a config without touching test), one
 (user_id, item_id, label) row per interaction, ids 0-based and contiguous.
 """
 
@@ -87,10 +88,10 @@ def by_user(users: np.ndarray, items: np.ndarray, num_users: int) -> list[np.nda
     return [items[order[bounds[u] : bounds[u + 1]]] for u in range(num_users)]
 
 
-def evaluate_retrieval(model_dir: Path, data: Path, k: int, log_path: Path) -> dict[str, float]:
-    """Recall@k and NDCG@k of the trained model on data/test.parquet, data/train.parquet items excluded."""
+def evaluate_retrieval(model_dir: Path, data: Path, k: int, log_path: Path, split: str = "test") -> dict[str, float]:
+    """Recall@k and NDCG@k of the trained model on data/<split>.parquet, data/train.parquet items excluded."""
     train_u, train_i = _pairs(data / "train.parquet")
-    test_u, test_i = _pairs(data / "test.parquet")
+    test_u, test_i = _pairs(data / f"{split}.parquet")
     num_users = int(max(train_u.max(), test_u.max())) + 1
     num_items = int(max(train_i.max(), test_i.max())) + 1
     user_emb, item_emb = tower_embeddings(model_dir, num_users, num_items, log_path)
