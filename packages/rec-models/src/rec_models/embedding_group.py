@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 import torch
 from torch import nn
+from torch.fx._symbolic_trace import is_fx_tracing
 from torchrec.modules.embedding_configs import EmbeddingBagConfig, EmbeddingConfig
 from torchrec.modules.embedding_modules import (
     EmbeddingBagCollection,
@@ -34,7 +35,6 @@ from torchrec.modules.embedding_modules import (
 )
 from torchrec.modules.mc_embedding_modules import ManagedCollisionEmbeddingBagCollection, ManagedCollisionEmbeddingCollection
 from torchrec.modules.mc_modules import ManagedCollisionCollection
-from torch.fx._symbolic_trace import is_fx_tracing
 from torchrec.sparse.jagged_tensor import JaggedTensor, KeyedTensor
 
 from rec_core.batch import BASE_DATA_GROUP, Batch
