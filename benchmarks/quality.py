@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from quality_retrieval import _pairs, by_user, evaluate_retrieval, recall_ndcg  # noqa: E402
+from quality_retrieval import by_user, evaluate_retrieval, recall_ndcg  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -270,15 +270,15 @@ def feature_retrieval(name: str, spec: Spec, data: Path, work: Path, seed: int, 
     seconds = None if resume else train(spec, fold, model_dir, seed, log_path, None, edits)
     users, items = pq.read_table(data / "users.parquet"), pq.read_table(data / "items.parquet")
     user_emb, item_emb = entity_embeddings(model_dir, users, items, log_path)
-    train_u, train_i = _pairs(fold / "train.parquet")
-    test_u, test_i = _pairs(fold / "test.parquet")
-    n = users.num_rows
-    seen, truth = by_user(train_u, train_i, n), by_user(test_u, test_i, n)
-    test = recall_ndcg(user_emb @ item_emb.T, seen, truth, k=20)
+    rated, held_out = (pq.read_table(fold / f"{s}.parquet", columns=["user_id", "item_id"]) for s in ("train", "test"))
+    train_i = rated.column("item_id").to_numpy()
+    seen = by_user(rated.column("user_id").to_numpy(), train_i, users.num_rows)
+    truth = by_user(held_out.column("user_id").to_numpy(), held_out.column("item_id").to_numpy(), users.num_rows)
+    scores = recall_ndcg(user_emb @ item_emb.T, seen, truth, k=20)
     # no published figure: the most-popular ranking (training counts as scores) is the yardstick
-    popularity = np.tile(np.bincount(train_i, minlength=items.num_rows).astype(np.float32), (n, 1))
+    popularity = np.tile(np.bincount(train_i, minlength=items.num_rows).astype(np.float32), (users.num_rows, 1))
     return {
-        "test": test,
+        "test": scores,
         "most_popular": recall_ndcg(popularity, seen, truth, k=20),
         "fold": "u1",
         "train_seconds": round(seconds, 1) if seconds is not None else None,
