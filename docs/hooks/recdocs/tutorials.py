@@ -15,7 +15,7 @@ from pathlib import Path
 OUT_DIR = "tutorials"
 EASYREC_DIR = "easyrec"  # configs in EasyRec's own format: converted before training
 # The order of the directories in the navigation; others follow alphabetically.
-DIR_ORDER = ["quickstart", "frappe", "zoo", "easyrec"]
+DIR_ORDER = ["quickstart", "frappe", "ml1m", "ml100k", "aliccp", "taobao", "zoo", "easyrec"]
 _COMMAND_START = re.compile(r"^(rec-[a-z-]+|python|torchrun)\b")
 
 
