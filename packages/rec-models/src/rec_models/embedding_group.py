@@ -26,7 +26,6 @@ from typing import Any, NamedTuple
 
 import torch
 from torch import nn
-from torch.fx._symbolic_trace import is_fx_tracing
 from torchrec.modules.embedding_configs import EmbeddingBagConfig, EmbeddingConfig
 from torchrec.modules.embedding_modules import (
     EmbeddingBagCollection,
@@ -35,7 +34,7 @@ from torchrec.modules.embedding_modules import (
 )
 from torchrec.modules.mc_embedding_modules import ManagedCollisionEmbeddingBagCollection, ManagedCollisionEmbeddingCollection
 from torchrec.modules.mc_modules import ManagedCollisionCollection
-from torchrec.sparse.jagged_tensor import JaggedTensor, KeyedTensor
+from torchrec.sparse.jagged_tensor import JaggedTensor
 
 from rec_core.batch import BASE_DATA_GROUP, Batch
 from rec_core.errors import ConfigError
@@ -319,10 +318,6 @@ class EmbeddingGroup(nn.Module):
         # iterated: under FX tracing these dicts are proxies. For the same reason which inputs
         # exist is decided from the config, never by inspecting the batch.
         pooled: dict[str, dict[str, torch.Tensor]] = {}
-        # eager only: each KeyedTensor's values and key columns, so a group can take a run of
-        # its columns at once
-        keyed: dict[str, tuple[torch.Tensor, dict[str, tuple[int, int]]]] = {}
-        tracing = is_fx_tracing()
         rows: dict[str, dict[str, JaggedTensor]] = {}
         if self._uses_sparse:
             kjt = batch.sparse_features[BASE_DATA_GROUP]
@@ -330,17 +325,11 @@ class EmbeddingGroup(nn.Module):
                 collection = getattr(self, name)
                 if collection is not None:
                     # managed-collision collections return (embeddings, remapped ids or None)
-                    kt = collection(kjt)[0] if name.startswith("mc_") else collection(kjt)
-                    pooled[name] = kt.to_dict()
-                    if not tracing:
-                        keyed[name] = (kt.values(), _key_columns(kt))
+                    pooled[name] = (collection(kjt)[0] if name.startswith("mc_") else collection(kjt)).to_dict()
             for key in self._ec_keys:
                 rows[key] = self.ecs[key](kjt)[0] if key.startswith("mc_") else self.ecs[key](kjt)
         if self._uses_dense:
             pooled["dense"] = batch.dense_features[BASE_DATA_GROUP].to_dict()
-            if not tracing:
-                dense = batch.dense_features[BASE_DATA_GROUP]
-                keyed["dense"] = (dense.values(), _key_columns(dense))
         mulval: dict[str, JaggedTensor] = {}
         if self._uses_mulval:
             mulval = batch.sequence_mulval_lengths[BASE_DATA_GROUP].to_dict()
@@ -382,50 +371,12 @@ class EmbeddingGroup(nn.Module):
                     lengths = lengths.clamp(max=sg.cap)
             out[f"{sg.name}.sequence_length"] = lengths
         for g, sources in self._sources.items():
-            tensors = _column_runs(sources, keyed, vector) if keyed else [vector(s) for s in sources]
+            tensors = [vector(s) for s in sources]
             if g in self.sequence_encoders:
                 encoders: Iterable[SequenceEncoder] = self.sequence_encoders[g]  # type: ignore[assignment]
                 tensors += [encoder(out) for encoder in encoders]
-            out[g] = tensors[0] if len(tensors) == 1 else torch.cat(tensors, dim=1)
+            out[g] = torch.cat(tensors, dim=1)
         return out
-
-
-def _column_runs(
-    sources: Sequence[_Source],
-    keyed: dict[str, tuple[torch.Tensor, dict[str, tuple[int, int]]]],
-    vector: Callable[[_Source], torch.Tensor],
-) -> list[torch.Tensor]:
-    """The group's tensors with each run of consecutive columns of one KeyedTensor taken as one slice.
-
-    A pooled collection's output holds its features side by side; a group that reads several of
-    them in that order (DeepFM's fm and deep groups read all of them) gets one view instead of a
-    concatenation of per-feature slices. The order is the KeyedTensor's own (`keys()`), which
-    sharding may change, never the config's.
-    """
-    out: list[torch.Tensor] = []
-    run: tuple[str, int, int] | None = None  # (module, first column, end column)
-    for src in sources:
-        module = src.module or "dense"
-        span = keyed[module][1].get(src.key) if src.kind in ("bag", "dense") and module in keyed else None
-        if span is not None and run is not None and run[0] == module and run[2] == span[0]:
-            run = (run[0], run[1], span[1])
-            continue
-        if run is not None:
-            out.append(keyed[run[0]][0][:, run[1] : run[2]])
-            run = None
-        if span is not None:
-            run = (module, span[0], span[1])
-        else:
-            out.append(vector(src))
-    if run is not None:
-        out.append(keyed[run[0]][0][:, run[1] : run[2]])
-    return out
-
-
-def _key_columns(kt: KeyedTensor) -> dict[str, tuple[int, int]]:
-    """{key: (first column, end column)} of a KeyedTensor's values."""
-    offsets = kt.offset_per_key()
-    return {key: (offsets[i], offsets[i + 1]) for i, key in enumerate(kt.keys())}
 
 
 def _nested_groups(group: Any, where: str) -> list[tuple[str, Any, str]]:
