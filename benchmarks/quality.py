@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from quality_retrieval import by_user, evaluate_retrieval, recall_ndcg  # noqa: E402
+from quality_retrieval import by_user, evaluate_retrieval, recall_ndcg, tower_embeddings  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -232,36 +232,6 @@ def rating(name: str, spec: Spec, data: Path, work: Path, seed: int, log_path: P
     return {"test": mean, "bias_baseline_same_folds": baseline, "folds": folds, "train_seconds": total}
 
 
-def entity_embeddings(model_dir: Path, users: pa.Table, items: pa.Table, log_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """User and item tower outputs for every row of `users` / `items` (row r: id r, with its features).
-
-    As quality_retrieval.tower_embeddings, for towers that also read item features."""
-    rows = max(users.num_rows, items.num_rows)
-    r = np.arange(rows)
-    table = users.take(pa.array(r % users.num_rows))
-    for column in items.column_names:
-        table = table.append_column(column, items.column(column).take(pa.array(r % items.num_rows)))
-    table = table.append_column("label", pa.array(np.ones(rows, np.int64)))
-    pq.write_table(table, model_dir / "entities.parquet")
-    out = model_dir / "embeddings"
-    rec(
-        "rec_dist.cli.predict",
-        "--pipeline_config_path", str(model_dir / "pipeline.config"),
-        "--predict_input_path", str(model_dir / "entities.parquet"), "--predict_output_path", str(out),
-        "--reserved_columns", "user_id,item_id", "--output_columns", "user_tower_emb,item_tower_emb",
-        log_path=log_path,
-    )  # fmt: skip
-    t = pq.read_table(sorted(out.glob("*.parquet")))
-
-    def by_id(id_column: str, emb_column: str, n: int) -> np.ndarray:
-        emb = np.stack(t.column(emb_column).to_numpy(zero_copy_only=False)).astype(np.float32)
-        ordered = np.zeros((n, emb.shape[1]), np.float32)
-        ordered[t.column(id_column).to_numpy()] = emb
-        return ordered
-
-    return by_id("user_id", "user_tower_emb", users.num_rows), by_id("item_id", "item_tower_emb", items.num_rows)
-
-
 def feature_retrieval(name: str, spec: Spec, data: Path, work: Path, seed: int, log_path: Path, resume: bool) -> dict[str, Any]:
     """Train the two-tower model on fold u1, then full-corpus Recall/NDCG@20 on its test ratings."""
     model_dir = work / "models" / name
@@ -269,7 +239,7 @@ def feature_retrieval(name: str, spec: Spec, data: Path, work: Path, seed: int, 
     edits = {"data_config.negative_sampler.input_path": str(data / "items.txt")}
     seconds = None if resume else train(spec, fold, model_dir, seed, log_path, None, edits)
     users, items = pq.read_table(data / "users.parquet"), pq.read_table(data / "items.parquet")
-    user_emb, item_emb = entity_embeddings(model_dir, users, items, log_path)
+    user_emb, item_emb = tower_embeddings(model_dir, users, items, log_path)
     rated, held_out = (pq.read_table(fold / f"{s}.parquet", columns=["user_id", "item_id"]) for s in ("train", "test"))
     train_i = rated.column("item_id").to_numpy()
     seen = by_user(rated.column("user_id").to_numpy(), train_i, users.num_rows)

@@ -30,15 +30,18 @@ def _pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return t.column("user_id").to_numpy(), t.column("item_id").to_numpy()
 
 
-def tower_embeddings(model_dir: Path, num_users: int, num_items: int, log_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """User [num_users, D] and item [num_items, D] tower outputs of the latest checkpoint in model_dir."""
-    rows = max(num_users, num_items)
-    ids = np.arange(rows, dtype=np.int64)
+def tower_embeddings(model_dir: Path, users: pa.Table, items: pa.Table, log_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """User [len(users), D] and item [len(items), D] tower outputs of the latest checkpoint in
+    model_dir. Row r of `users` / `items` holds id r (`user_id` / `item_id`) and the features
+    its tower reads."""
+    rows = max(users.num_rows, items.num_rows)
+    r = np.arange(rows)
+    # row r carries user r % len(users) and item r % len(items), so one pass embeds every id
+    table = users.take(pa.array(r % users.num_rows))
+    for column in items.column_names:
+        table = table.append_column(column, items.column(column).take(pa.array(r % items.num_rows)))
     entities = model_dir / "entities.parquet"
-    # row r carries user r % num_users and item r % num_items, so one pass embeds every id
-    pq.write_table(
-        pa.table({"user_id": ids % num_users, "item_id": ids % num_items, "label": np.ones(rows, np.int64)}), entities
-    )
+    pq.write_table(table.append_column("label", pa.array(np.ones(rows, np.int64))), entities)
     out = model_dir / "embeddings"
     args = [
         sys.executable, "-m", "rec_dist.cli.predict",
@@ -51,17 +54,14 @@ def tower_embeddings(model_dir: Path, num_users: int, num_items: int, log_path: 
         log.flush()
         subprocess.run(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
     t = pq.read_table(sorted(out.glob("*.parquet")))
-    user_ids, item_ids = t.column("user_id").to_numpy(), t.column("item_id").to_numpy()
 
-    def matrix(column: str) -> np.ndarray:
-        return np.stack(t.column(column).to_numpy(zero_copy_only=False)).astype(np.float32)
+    def by_id(id_column: str, emb_column: str, n: int) -> np.ndarray:
+        emb = np.stack(t.column(emb_column).to_numpy(zero_copy_only=False)).astype(np.float32)
+        ordered = np.zeros((n, emb.shape[1]), np.float32)
+        ordered[t.column(id_column).to_numpy()] = emb
+        return ordered
 
-    users, items = matrix("user_tower_emb"), matrix("item_tower_emb")
-    user_emb = np.zeros((num_users, users.shape[1]), np.float32)
-    item_emb = np.zeros((num_items, items.shape[1]), np.float32)
-    user_emb[user_ids] = users
-    item_emb[item_ids] = items
-    return user_emb, item_emb
+    return by_id("user_id", "user_tower_emb", users.num_rows), by_id("item_id", "item_tower_emb", items.num_rows)
 
 
 def recall_ndcg(scores: np.ndarray, train: list[np.ndarray], test: list[np.ndarray], k: int) -> dict[str, float]:
@@ -94,6 +94,8 @@ def evaluate_retrieval(model_dir: Path, data: Path, k: int, log_path: Path, spli
     test_u, test_i = _pairs(data / f"{split}.parquet")
     num_users = int(max(train_u.max(), test_u.max())) + 1
     num_items = int(max(train_i.max(), test_i.max())) + 1
-    user_emb, item_emb = tower_embeddings(model_dir, num_users, num_items, log_path)
+    users = pa.table({"user_id": np.arange(num_users, dtype=np.int64)})
+    items = pa.table({"item_id": np.arange(num_items, dtype=np.int64)})
+    user_emb, item_emb = tower_embeddings(model_dir, users, items, log_path)
     scores = user_emb @ item_emb.T
     return recall_ndcg(scores, by_user(train_u, train_i, num_users), by_user(test_u, test_i, num_users), k)
