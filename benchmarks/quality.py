@@ -77,27 +77,23 @@ SPECS: dict[str, Spec] = {
         {"recall@20": 0.2802, "ndcg@20": 0.2670},
         "SimpleX on MovieLens-1M (RecZoo SimpleX README); UltraGCN 0.2787 / 0.2642",
     ),
+    "ml100k_deepfm_rating": Spec(
+        "examples/ml100k/deepfm_rating.config",
+        "ml100k",
+        {"rmse": 0.934, "mae": 0.737},
+        "Surprise SVD, 5-fold CV on Surprise's own folds (Surprise README); biases-only baseline 0.944 / 0.748",
+        {"task": "rating"},
+    ),
+    "ml100k_dssm": Spec(
+        "examples/ml100k/dssm.config", "ml100k", {}, "none published for MovieLens-100K", {"task": "feature_retrieval"}
+    ),
+    "aliccp_mmoe": Spec(
+        "examples/aliccp/mmoe.config", "aliccp_sample", {}, "none: 200-row sample, wiring check only", {"task": "multitask"}
+    ),
+    "taobao_dbmtl": Spec(
+        "examples/taobao/dbmtl.config", "taobao_easyrec", {}, "none: 10,000-row sample, wiring check only", {"task": "multitask"}
+    ),
 }
-SPECS.update(
-    {
-        "ml100k_deepfm_rating": Spec(
-            "examples/ml100k/deepfm_rating.config",
-            "ml100k",
-            {"rmse": 0.934, "mae": 0.737},
-            "Surprise SVD, 5-fold CV on Surprise's own folds (Surprise README); biases-only baseline 0.944 / 0.748",
-            {"task": "rating"},
-        ),
-        "ml100k_dssm": Spec(
-            "examples/ml100k/dssm.config", "ml100k", {}, "none published for MovieLens-100K", {"task": "feature_retrieval"}
-        ),
-        "aliccp_mmoe": Spec(
-            "examples/aliccp/mmoe.config", "aliccp_sample", {}, "none: 200-row sample, wiring check only", {"task": "multitask"}
-        ),
-        "taobao_dbmtl": Spec(
-            "examples/taobao/dbmtl.config", "taobao_easyrec", {}, "none: 10,000-row sample, wiring check only", {"task": "multitask"}
-        ),
-    }
-)
 RANKING_METRICS = {"auc": "auc", "logloss": "binary_cross_entropy"}
 # data set -> (conversion script, a file it writes last)
 PREPARE = {
