@@ -6,10 +6,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data"
 
 
 def prepare_module(example: str) -> ModuleType:
@@ -18,11 +15,3 @@ def prepare_module(example: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def data_dir(name: str) -> Path:
-    """The shared data set `name`; skips the test when it is not on this machine."""
-    path = DATA / name
-    if not path.is_dir():
-        pytest.skip(f"{path} is absent: the real data set is not on this machine")
-    return path
