@@ -57,15 +57,26 @@ def train_dense(make: object, batches: list = BATCHES) -> torch.Tensor:
     return table.detach()
 
 
+@pytest.fixture(params=["whole table", "touched rows"])
+def update_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways SGD and Adagrad update a table: whole (small tables) or only its touched rows."""
+    if request.param == "touched rows":
+        monkeypatch.setattr(sparse_optim, "DENSE_UPDATE_MAX_ELEMENTS", 0)
+    return request.param
+
+
 class TestSameAsFusedKernels:
+    @pytest.mark.usefixtures("update_path")
     def test_sgd(self) -> None:
         fused = train_fused(EmbOptimType.EXACT_SGD, learning_rate=0.1)
         torch.testing.assert_close(train_dense(lambda p: sparse_optim.SGD(p, 0.1)), fused)
 
+    @pytest.mark.usefixtures("update_path")
     def test_adagrad(self) -> None:
         fused = train_fused(EmbOptimType.EXACT_ADAGRAD, learning_rate=0.1, eps=1e-8)
         torch.testing.assert_close(train_dense(lambda p: sparse_optim.Adagrad(p, 0.1, 1e-8)), fused)
 
+    @pytest.mark.usefixtures("update_path")
     def test_rowwise_adagrad(self) -> None:
         fused = train_fused(EmbOptimType.EXACT_ROWWISE_ADAGRAD, learning_rate=0.1, eps=1e-8)
         torch.testing.assert_close(train_dense(lambda p: sparse_optim.RowWiseAdagrad(p, 0.1, 1e-8)), fused)
@@ -78,6 +89,7 @@ class TestSameAsFusedKernels:
         )
         torch.testing.assert_close(decayed, train_fused(EmbOptimType.EXACT_ROWWISE_ADAGRAD, learning_rate=0.1, eps=1e-8))
 
+    @pytest.mark.usefixtures("update_path")
     def test_gradient_clipping(self) -> None:
         # each row looked up once per batch: FBGEMM's CPU kernel clips every lookup's gradient,
         # the dense table only sees their sum, so repeated rows may differ (clipped once)
@@ -153,12 +165,15 @@ class TestHandComputed:
         acc = (g[0] ** 2 + g[1] ** 2) / 2
         assert float(state["sum"][1]) == pytest.approx(acc)
         assert got[1].tolist() == pytest.approx([3.0 - 0.1 * g[0] / math.sqrt(acc), -1.0 - 0.1 * g[1] / math.sqrt(acc)], rel=1e-6)
+        # FBGEMM decays looked-up rows only, so the table is never updated whole
+        assert got[[0, 2]].tolist() == [W[0], W[2]]
 
     def test_rowwise_adagrad_decoupled_decay(self) -> None:
         got, state = one_step(sparse_optim.RowWiseAdagrad, {1: [0.3, 0.4]}, W, lr=0.1, weight_decay=0.5, weight_decay_mode=2)
         acc = (0.3**2 + 0.4**2) / 2
         expected = [3.0 - 0.1 * 0.3 / math.sqrt(acc) - 0.1 * 0.5 * 3.0, -1.0 - 0.1 * 0.4 / math.sqrt(acc) + 0.1 * 0.5 * 1.0]
         assert got[1].tolist() == pytest.approx(expected, rel=1e-6)
+        assert got[[0, 2]].tolist() == [W[0], W[2]]
 
     def test_embedding_l2_decays_every_row(self) -> None:
         table = torch.nn.Parameter(torch.tensor(W))

@@ -9,6 +9,11 @@ all zero keeps its weights and its optimizer state. Element-wise gradient clippi
 A param group's `embedding_l2` (lambda, default 0) adds lambda * w to every row's gradient,
 the gradient of lambda/2 * ||W||^2 in the loss, and then updates every row, looked up or not.
 
+Where a zero gradient leaves a row and its state unchanged (SGD, Adagrad, row-wise Adagrad
+without L2 decay), tables of up to `DENSE_UPDATE_MAX_ELEMENTS` are updated whole: the same
+result without finding and gathering the touched rows, which costs more than the update on
+the small tables TorchRec's planner makes data_parallel.
+
 State: `momentum1`/`momentum2` (per element, or per row for the row-wise second moments),
 `sum` for Adagrad, and a shared `step` for bias correction.
 """
@@ -21,6 +26,9 @@ from typing import Any
 import torch
 
 WEIGHT_DECAY_NONE, WEIGHT_DECAY_L2, WEIGHT_DECAY_DECOUPLE = 0, 1, 2
+DENSE_UPDATE_MAX_ELEMENTS = 1 << 16
+# the rows an update touches: an index tensor, or slice(None) for the whole table
+Rows = torch.Tensor | slice
 
 
 class RowSparseOptimizer(torch.optim.Optimizer):
@@ -35,10 +43,14 @@ class RowSparseOptimizer(torch.optim.Optimizer):
         """Allocate the optimizer state of table `p` (called once, at its first step)."""
 
     def update_rows(
-        self, w: torch.Tensor, g: torch.Tensor, rows: torch.Tensor, state: dict[str, Any], group: dict[str, Any]
+        self, w: torch.Tensor, g: torch.Tensor, rows: Rows, state: dict[str, Any], group: dict[str, Any]
     ) -> torch.Tensor:
         """New values of the rows `rows` (weights w, gradients g); update state[...][rows] in place."""
         raise NotImplementedError
+
+    def zero_gradient_keeps_row(self, group: dict[str, Any]) -> bool:
+        """True when a row with an all-zero gradient comes out of `update_rows` unchanged, state included."""
+        return False
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
@@ -60,9 +72,11 @@ class RowSparseOptimizer(torch.optim.Optimizer):
                 grad = p.grad.to_dense() if p.grad.is_sparse else p.grad
                 grad = grad.reshape(table.shape)
                 l2 = group["embedding_l2"]
+                rows: Rows
                 if l2 > 0:
-                    rows = torch.arange(table.shape[0], device=table.device)
-                    g = grad + l2 * table
+                    rows, g = slice(None), grad + l2 * table
+                elif table.numel() <= DENSE_UPDATE_MAX_ELEMENTS and self.zero_gradient_keeps_row(group):
+                    rows, g = slice(None), grad
                 else:
                     rows = (grad != 0).any(dim=1).nonzero().squeeze(1)
                     if rows.numel() == 0:
@@ -88,8 +102,11 @@ def _bias_corrections(state: dict[str, Any], group: dict[str, Any]) -> tuple[flo
 class SGD(RowSparseOptimizer):
     """w -= lr * g."""
 
+    def zero_gradient_keeps_row(self, group: dict[str, Any]) -> bool:
+        return True
+
     def update_rows(
-        self, w: torch.Tensor, g: torch.Tensor, rows: torch.Tensor, state: dict[str, Any], group: dict[str, Any]
+        self, w: torch.Tensor, g: torch.Tensor, rows: Rows, state: dict[str, Any], group: dict[str, Any]
     ) -> torch.Tensor:
         return w - group["lr"] * g
 
@@ -103,8 +120,11 @@ class Adagrad(RowSparseOptimizer):
     def init_row_state(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["sum"] = torch.zeros_like(_table(p))
 
+    def zero_gradient_keeps_row(self, group: dict[str, Any]) -> bool:
+        return True
+
     def update_rows(
-        self, w: torch.Tensor, g: torch.Tensor, rows: torch.Tensor, state: dict[str, Any], group: dict[str, Any]
+        self, w: torch.Tensor, g: torch.Tensor, rows: Rows, state: dict[str, Any], group: dict[str, Any]
     ) -> torch.Tensor:
         acc = state["sum"][rows] + g.pow(2)
         state["sum"][rows] = acc
@@ -134,8 +154,12 @@ class RowWiseAdagrad(RowSparseOptimizer):
     def init_row_state(self, p: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         state["sum"] = torch.zeros(_table(p).shape[0], dtype=p.dtype, device=p.device)
 
+    def zero_gradient_keeps_row(self, group: dict[str, Any]) -> bool:
+        # L2 decay adds weight_decay * w to a zero gradient; decoupled decay shrinks the row
+        return not group["weight_decay"] or group["weight_decay_mode"] == WEIGHT_DECAY_NONE
+
     def update_rows(
-        self, w: torch.Tensor, g: torch.Tensor, rows: torch.Tensor, state: dict[str, Any], group: dict[str, Any]
+        self, w: torch.Tensor, g: torch.Tensor, rows: Rows, state: dict[str, Any], group: dict[str, Any]
     ) -> torch.Tensor:
         lr, decay, mode = group["lr"], group["weight_decay"], group["weight_decay_mode"]
         if mode == WEIGHT_DECAY_L2 and decay:
@@ -170,7 +194,7 @@ class _AdamFamily(RowSparseOptimizer):
         rows = torch.zeros(table.shape[0], dtype=p.dtype, device=p.device)
         state["momentum2"] = rows if self.row_wise_momentum2 else torch.zeros_like(table)
 
-    def direction(self, w: torch.Tensor, g: torch.Tensor, rows: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> torch.Tensor:
+    def direction(self, w: torch.Tensor, g: torch.Tensor, rows: Rows, state: dict[str, Any], group: dict[str, Any]) -> torch.Tensor:
         """Bias-corrected m / (sqrt(v) + eps) + weight_decay * w for the rows."""
         beta1, beta2 = group["betas"]
         m = beta1 * state["momentum1"][rows] + (1 - beta1) * g
@@ -190,7 +214,7 @@ class Adam(_AdamFamily):
     """FBGEMM's Adam: w -= lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * w), touched rows only."""
 
     def update_rows(
-        self, w: torch.Tensor, g: torch.Tensor, rows: torch.Tensor, state: dict[str, Any], group: dict[str, Any]
+        self, w: torch.Tensor, g: torch.Tensor, rows: Rows, state: dict[str, Any], group: dict[str, Any]
     ) -> torch.Tensor:
         return w - group["lr"] * self.direction(w, g, rows, state, group)
 
@@ -205,7 +229,7 @@ class LAMB(_AdamFamily):
     """LAMB: Adam's direction scaled per row by the trust ratio ||w|| / ||direction||."""
 
     def update_rows(
-        self, w: torch.Tensor, g: torch.Tensor, rows: torch.Tensor, state: dict[str, Any], group: dict[str, Any]
+        self, w: torch.Tensor, g: torch.Tensor, rows: Rows, state: dict[str, Any], group: dict[str, Any]
     ) -> torch.Tensor:
         d = self.direction(w, g, rows, state, group)
         w_norm, d_norm = w.norm(dim=1), d.norm(dim=1)
@@ -240,7 +264,7 @@ class LarsSGD(RowSparseOptimizer):
         state["momentum1"] = torch.zeros_like(_table(p))
 
     def update_rows(
-        self, w: torch.Tensor, g: torch.Tensor, rows: torch.Tensor, state: dict[str, Any], group: dict[str, Any]
+        self, w: torch.Tensor, g: torch.Tensor, rows: Rows, state: dict[str, Any], group: dict[str, Any]
     ) -> torch.Tensor:
         decay = group["weight_decay"]
         w_norm, g_norm = w.norm(dim=1), g.norm(dim=1)
