@@ -282,6 +282,7 @@ class EmbeddingGroup(nn.Module):
             (sg, [source(sg.name, f, True) for f in sg.query], [source(sg.name, f, True) for f in sg.sequence])
             for sg in self._sequence_groups
         ]
+        self._runs = {g: _runs(sources) for g, sources in self._sources.items()}
         kinds = {s.kind for sources in self._sources.values() for s in sources}
         for _, query, sequence in self._sequence_sources:
             kinds |= {s.kind for s in query + sequence}
@@ -370,13 +371,31 @@ class EmbeddingGroup(nn.Module):
                 if sg.cap > 0:
                     lengths = lengths.clamp(max=sg.cap)
             out[f"{sg.name}.sequence_length"] = lengths
-        for g, sources in self._sources.items():
-            tensors = [vector(s) for s in sources]
+        # a run of one collection's features read by several groups (DeepFM's fm and deep) is
+        # concatenated once: backward then adds one gradient per run, not one per feature
+        joined: dict[tuple[_Source, ...], torch.Tensor] = {}
+        for g, runs in self._runs.items():
+            tensors = []
+            for run in runs:
+                if run not in joined:
+                    joined[run] = vector(run[0]) if len(run) == 1 else torch.cat([vector(s) for s in run], dim=1)
+                tensors.append(joined[run])
             if g in self.sequence_encoders:
                 encoders: Iterable[SequenceEncoder] = self.sequence_encoders[g]  # type: ignore[assignment]
                 tensors += [encoder(out) for encoder in encoders]
-            out[g] = torch.cat(tensors, dim=1)
+            out[g] = tensors[0] if len(tensors) == 1 else torch.cat(tensors, dim=1)
         return out
+
+
+def _runs(sources: Sequence[_Source]) -> list[tuple[_Source, ...]]:
+    """`sources` cut into maximal runs of consecutive features from the same collection (or dense)."""
+    runs: list[list[_Source]] = []
+    for src in sources:
+        if runs and src.kind in ("bag", "dense") and (runs[-1][-1].kind, runs[-1][-1].module) == (src.kind, src.module):
+            runs[-1].append(src)
+        else:
+            runs.append([src])
+    return [tuple(r) for r in runs]
 
 
 def _nested_groups(group: Any, where: str) -> list[tuple[str, Any, str]]:
