@@ -104,6 +104,7 @@ PREPARE = {
     "taobao_easyrec": ("examples/taobao/prepare_data.py", "test.parquet"),
 }
 ML100K_FOLDS = ["u1", "u2", "u3", "u4", "u5"]
+TRAIN_SECONDS = "train_seconds.txt"
 
 
 def log(msg: str) -> None:
@@ -144,25 +145,31 @@ def read_jsonl(path: Path) -> list[dict[str, float]]:
 
 
 def train(
-    spec: Spec, data: Path, model_dir: Path, seed: int, log_path: Path, eval_split: str | None, edits: dict[str, Any] | None = None
-) -> float:
-    """rec-train into a fresh model_dir; returns wall seconds."""
-    shutil.rmtree(model_dir, ignore_errors=True)
-    args = ["--pipeline_config_path", spec.config, "--model_dir", str(model_dir), "--seed", str(seed)]
-    args += ["--train_input_path", str(data / "train.parquet")]
-    if edits:
-        args += ["--edit_config_json", json.dumps(edits)]
-    if eval_split:
-        args += ["--eval_input_path", str(data / f"{eval_split}.parquet")]
-    start = time.time()
-    rec("rec_dist.cli.train", *args, log_path=log_path)
-    return time.time() - start
+    spec: Spec, data: Path, model_dir: Path, seed: int, log_path: Path, eval_split: str | None, resume: bool,
+    edits: dict[str, Any] | None = None,
+) -> float | None:
+    """rec-train into a fresh model_dir, or keep the model there if `resume`; the seconds it took to
+    train (None for a model trained without this script)."""
+    # kept with the model, so that --resume reports how long the scored model took to train
+    record = model_dir / TRAIN_SECONDS
+    if not resume:
+        shutil.rmtree(model_dir, ignore_errors=True)
+        args = ["--pipeline_config_path", spec.config, "--model_dir", str(model_dir), "--seed", str(seed)]
+        args += ["--train_input_path", str(data / "train.parquet")]
+        if edits:
+            args += ["--edit_config_json", json.dumps(edits)]
+        if eval_split:
+            args += ["--eval_input_path", str(data / f"{eval_split}.parquet")]
+        start = time.time()
+        rec("rec_dist.cli.train", *args, log_path=log_path)
+        record.write_text(f"{time.time() - start:.1f}\n")
+    return float(record.read_text()) if record.exists() else None
 
 
 def ranking(name: str, spec: Spec, data: Path, work: Path, seed: int, log_path: Path, resume: bool) -> dict[str, Any]:
     """Train with per-epoch valid evaluation (unless `resume`), score the best-valid checkpoint on test."""
     model_dir = work / "models" / name
-    seconds = train(spec, data, model_dir, seed, log_path, "valid") if not resume else None
+    seconds = train(spec, data, model_dir, seed, log_path, "valid", resume)
     history = read_jsonl(model_dir / "train_eval_result_v2.txt")
     best = max(history, key=lambda r: r["auc"])
     rec(
@@ -180,7 +187,7 @@ def ranking(name: str, spec: Spec, data: Path, work: Path, seed: int, log_path: 
         "valid": {k: best[m] for k, m in RANKING_METRICS.items()},
         "best_epoch": best["global_step"] // steps_per_epoch,
         "epochs": len(history),
-        "train_seconds": round(seconds, 1) if seconds is not None else None,
+        "train_seconds": seconds,
     }
 
 
@@ -188,9 +195,9 @@ def matching(name: str, spec: Spec, data: Path, work: Path, seed: int, log_path:
     """Train the two-tower model (unless `resume`), then full-corpus Recall/NDCG@20 on the test users."""
     model_dir = work / "models" / name
     edits = {"data_config.negative_sampler.input_path": str(data / "items.txt")}
-    seconds = None if resume else train(spec, data, model_dir, seed, log_path, None, edits)
+    seconds = train(spec, data, model_dir, seed, log_path, None, resume, edits)
     test = evaluate_retrieval(model_dir, data, k=20, log_path=log_path)
-    return {"test": test, "train_seconds": round(seconds, 1) if seconds is not None else None}
+    return {"test": test, "train_seconds": seconds}
 
 
 def bias_baseline(train: Path, test: Path, reg_u: float = 15.0, reg_i: float = 10.0, epochs: int = 10) -> dict[str, float]:
@@ -213,12 +220,12 @@ def rating(name: str, spec: Spec, data: Path, work: Path, seed: int, log_path: P
     folds = {}
     for fold in ML100K_FOLDS:
         model_dir = work / "models" / name / fold
-        seconds = None if resume else train(spec, data / fold, model_dir, seed, log_path, "test")
+        seconds = train(spec, data / fold, model_dir, seed, log_path, "test", resume)
         final = read_jsonl(model_dir / "train_eval_result_v2.txt")[-1]
         folds[fold] = {
             "rmse": float(np.sqrt(final["mean_squared_error"])),
             "mae": final["mean_absolute_error"],
-            "train_seconds": round(seconds, 1) if seconds is not None else None,
+            "train_seconds": seconds,
             "bias_baseline": bias_baseline(data / fold / "train.parquet", data / fold / "test.parquet"),
         }
     mean = {m: float(np.mean([f[m] for f in folds.values()])) for m in ("rmse", "mae")}
@@ -233,7 +240,7 @@ def feature_retrieval(name: str, spec: Spec, data: Path, work: Path, seed: int, 
     model_dir = work / "models" / name
     fold = data / "u1"
     edits = {"data_config.negative_sampler.input_path": str(data / "items.txt")}
-    seconds = None if resume else train(spec, fold, model_dir, seed, log_path, None, edits)
+    seconds = train(spec, fold, model_dir, seed, log_path, None, resume, edits)
     users, items = pq.read_table(data / "users.parquet"), pq.read_table(data / "items.parquet")
     user_emb, item_emb = tower_embeddings(model_dir, users, items, log_path)
     rated, held_out = (pq.read_table(fold / f"{s}.parquet", columns=["user_id", "item_id"]) for s in ("train", "test"))
@@ -247,16 +254,16 @@ def feature_retrieval(name: str, spec: Spec, data: Path, work: Path, seed: int, 
         "test": scores,
         "most_popular": recall_ndcg(popularity, seen, truth, k=20),
         "fold": "u1",
-        "train_seconds": round(seconds, 1) if seconds is not None else None,
+        "train_seconds": seconds,
     }
 
 
 def multitask(name: str, spec: Spec, data: Path, work: Path, seed: int, log_path: Path, resume: bool) -> dict[str, Any]:
     """Train for the config's fixed epochs with test.parquet as eval data; the last evaluation's metrics."""
     model_dir = work / "models" / name
-    seconds = None if resume else train(spec, data, model_dir, seed, log_path, "test")
+    seconds = train(spec, data, model_dir, seed, log_path, "test", resume)
     final = read_jsonl(model_dir / "train_eval_result_v2.txt")[-1]
-    return {"test": {k: v for k, v in final.items() if k != "global_step"}, "train_seconds": round(seconds, 1) if seconds is not None else None}
+    return {"test": {k: v for k, v in final.items() if k != "global_step"}, "train_seconds": seconds}
 
 
 TASKS = {"rating": rating, "feature_retrieval": feature_retrieval, "multitask": multitask}
@@ -298,7 +305,7 @@ def main() -> None:
     p.add_argument("--work_dir", default="/tmp/rec_quality", help="converted data, model dirs and logs")
     p.add_argument("--data_root", default=str(ROOT.parent / "shared/data"))
     p.add_argument("--seed", type=int, default=2021)
-    p.add_argument("--resume", action="store_true", help="do not train: score the models already in --work_dir")
+    p.add_argument("--resume", action="store_true", help="do not train: score the models already in --work_dir (with the training seconds recorded beside them)")
     args = p.parse_args()
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = sorted(set(names) - set(SPECS))
