@@ -14,9 +14,9 @@ from rec_core.errors import ConfigError, DataError, PluginError
 from rec_core.protos import data_pb2, sampler_pb2
 from rec_data.samplers import SampledBatch, create_sampler
 from rec_data.samplers.hard_negative import HardNegativeSampler, HardNegativeSamplerV2
-from rec_data.samplers.negative import NegativeSampler, NegativeSamplerV2, owners_for
+from rec_data.samplers.negative import NegativeSampler, NegativeSamplerV2, owners_for, user_positive_pairs
 from rec_data.loader import create_dataloader
-from rec_data.samplers.tables import ItemTable
+from rec_data.samplers.tables import ItemTable, UserItemEdges
 from rec_data.samplers.tdm import TDMSampler
 
 N_ITEMS = 20
@@ -131,6 +131,50 @@ def test_v2_never_returns_a_users_positive(tmp_path: Path, items: str) -> None:
                 seen_for_3.add(item)
     assert len(out) == 600
     assert seen_for_3 & positives[1]  # users without positives draw from everything
+
+
+def test_v2_masks_every_rows_user_positives_among_the_shared_negatives(tmp_path: Path, items: str) -> None:
+    # user 1 likes the even items, user 2 items 101 to 104; user 3 and user 7 (not in the edge table) nothing
+    pos = {1: {100 + i for i in range(0, N_ITEMS, 2)}, 2: {101, 102, 103, 104}, 3: set(), 7: set()}
+    edges = write_edges(tmp_path / "pos.txt", [(u, i, 1.0) for u, its in pos.items() for i in sorted(its)])
+    config = _v2_config(tmp_path, items, 40, pos_edge_input_path=edges, mask_user_positives=True)
+    users = [1, 2, 3, 2, 7, 1]
+    out = NegativeSamplerV2(config).apply(user_batch(users), np.random.default_rng(4))
+    assert isinstance(out, SampledBatch)
+    drawn = out.negatives.column("item_id").to_pylist()
+    expected = [[r, k] for r, u in enumerate(users) for k, item in enumerate(drawn) if item in pos[u]]
+    assert out.masked_neg_indices.dtype == np.int32 and sorted(out.masked_neg_indices.tolist()) == expected
+    # with 40 draws over 19 items, rows share negatives their own draw did not exclude
+    assert len(expected) > 0
+    config.mask_user_positives = False
+    assert NegativeSamplerV2(config).apply(user_batch(users), np.random.default_rng(4)).masked_neg_indices is None
+
+
+@pytest.fixture(scope="module")
+def ten_items(tmp_path_factory: pytest.TempPathFactory) -> ItemTable:
+    """Items 0..9 in reverse order, so an item's row is not its id."""
+    path = tmp_path_factory.mktemp("ten") / "items.txt"
+    path.write_text("".join(f"{i}\t1\t{i}\n" for i in reversed(range(10))))
+    return ItemTable(str(path), ["item_id"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    edges=st.sets(st.tuples(st.integers(0, 5), st.integers(0, 9)), max_size=40),
+    users=st.lists(st.integers(-1, 6), max_size=12),
+    drawn=st.lists(st.integers(0, 9), max_size=25),
+)
+def test_user_positive_pairs_match_a_brute_force_scan(ten_items: ItemTable, edges, users, drawn) -> None:  # type: ignore[no-untyped-def]
+    pairs = sorted(edges)
+    src = np.array([u for u, _ in pairs], np.int64)
+    dst = np.array([i for _, i in pairs], np.int64)
+    index = UserItemEdges.build(src, dst, np.ones(len(src)), ten_items)
+    user_ids = np.array(users, np.int64)
+    user_index = index.user_index(user_ids, user_ids >= 0)
+    # drawn item ids -> their rows in the table, as the sampler hands them over
+    got = user_positive_pairs(index, user_index, ten_items.rows(np.array(drawn, np.int64)))
+    expected = [[r, k] for r, u in enumerate(users) for k, item in enumerate(drawn) if (u, item) in edges]
+    assert got.shape == (len(expected), 2) and sorted(got.tolist()) == expected
 
 
 def test_v2_user_with_only_positives_is_an_error(tmp_path: Path, items: str) -> None:

@@ -42,6 +42,7 @@ class Sampled:
     negatives: pa.RecordBatch
     hard_neg_indices: np.ndarray | None = None
     force_base_data_group: bool = False
+    masked_neg_indices: np.ndarray | None = None
 
     def padded(self) -> pa.RecordBatch:
         n = self.negatives.num_rows
@@ -127,6 +128,14 @@ class TestParseSampled:
         got = out.additional_infos["hard_neg_indices"]
         assert got.dtype == torch.int32 and got.tolist() == hard.tolist()
         assert out.sparse_features[NEG_DATA_GROUP].stride() == 8
+        assert out.additional_infos["masked_neg_indices"].shape == (0, 2)
+
+    def test_masked_neg_indices_are_passed_on(self) -> None:
+        masked = np.array([[0, 4], [1, 0], [1, 2]], np.int32)
+        out = make_parser()(Sampled(rows(2), negatives(5), masked_neg_indices=masked))
+        got = out.additional_infos["masked_neg_indices"]
+        assert got.dtype == torch.int32 and got.tolist() == masked.tolist()
+        assert out.additional_infos["hard_neg_indices"].shape == (0, 2)
 
     def test_force_base_data_group_pads(self) -> None:
         out = make_parser(force_base=True)(Sampled(rows(3), negatives(2), force_base_data_group=True))
@@ -142,6 +151,7 @@ class TestParseSampled:
         out = make_parser()(rows(3))
         assert out.sparse_features[NEG_DATA_GROUP].stride() == 3
         assert out.additional_infos["hard_neg_indices"].shape == (0, 2)
+        assert out.additional_infos["masked_neg_indices"].shape == (0, 2)
 
     def test_without_negative_features_negatives_are_ignored(self) -> None:
         out = make_parser(attr_fields=[])(Sampled(rows(2), negatives(3)))

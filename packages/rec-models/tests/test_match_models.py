@@ -75,20 +75,27 @@ MODELS = {
 
 
 def write_tables(tmp_path: Path) -> dict[str, str]:
-    """Item table (id, weight, attrs), user table and hard-negative edges (user u: u % 4 items)."""
+    """Item table (id, weight, attrs), user table, hard-negative edges (user u: u % 4 items) and
+    positive edges (user u: every item of its category)."""
     items = ["id:int64\tweight:float\tfeature:string"]
     items += [f"{i}\t1.0\t{i}:{i % N_CATES}:{i / 10:.1f}" for i in range(N_ITEMS)]
     users = ["id:int64\tweight:float"] + [f"{u}\t1.0" for u in range(N_USERS)]
     edges = ["userid:int64\titemid:int64\tweight:float"]
     edges += [f"{u}\t{(u + 1 + k) % N_ITEMS}\t1.0" for u in range(N_USERS) for k in range(u % 4)]
+    pos = ["userid:int64\titemid:int64\tweight:float"]
+    pos += [f"{u}\t{i}\t1.0" for u in range(N_USERS) for i in range(N_ITEMS) if i % N_CATES == u % N_CATES]
     paths = {}
-    for name, lines in (("items", items), ("users", users), ("hard", edges)):
+    for name, lines in (("items", items), ("users", users), ("hard", edges), ("pos", pos)):
         paths[name] = str(tmp_path / f"{name}.txt")
         Path(paths[name]).write_text("\n".join(lines) + "\n")
     return paths
 
 
-def sampler_text(paths: dict[str, str], hard: bool) -> str:
+def sampler_text(paths: dict[str, str], hard: bool, masked: bool = False) -> str:
+    if masked:
+        return f"""negative_sampler_v2 {{ user_input_path: "{paths['users']}" item_input_path: "{paths['items']}"
+            pos_edge_input_path: "{paths['pos']}" num_sample: 16 mask_user_positives: true
+            attr_fields: {ATTRS} item_id_field: "item_id" user_id_field: "user_id" }}"""
     if hard:
         return f"""hard_negative_sampler {{ user_input_path: "{paths['users']}" item_input_path: "{paths['items']}"
             hard_neg_edge_input_path: "{paths['hard']}" num_sample: 16 num_hard_sample: 3
@@ -99,9 +106,12 @@ def sampler_text(paths: dict[str, str], hard: bool) -> str:
 class Setup:
     """A match model, its parser and sampler, built as rec-dist builds them."""
 
-    def __init__(self, tmp_path: Path, body: str, *, hard: bool = False, sampler: bool = True, head: str = HEAD) -> None:
+    def __init__(
+        self, tmp_path: Path, body: str, *, hard: bool = False, masked: bool = False, sampler: bool = True, head: str = HEAD
+    ) -> None:
         paths = write_tables(tmp_path)
-        data = f'data_config {{ batch_size: 32 fg_mode: FG_NORMAL label_fields: "clk" {sampler_text(paths, hard) if sampler else ""} }}'
+        sampling = sampler_text(paths, hard, masked) if sampler else ""
+        data = f'data_config {{ batch_size: 32 fg_mode: FG_NORMAL label_fields: "clk" {sampling} }}'
         path = tmp_path / "pipeline.config"
         path.write_text(data + FEATURES + "model_config {\n" + body + head + "}\n")
         config = load_pipeline_config(str(path))
@@ -288,6 +298,28 @@ class TestSimilarity:
         real = [torch.cat([sim[r, :17], sim[r, 17:][filled[r]]]) for r in range(12)]
         expected = torch.stack([-torch.log_softmax(x, 0)[0] for x in real]).mean()
         torch.testing.assert_close(loss, expected)
+
+    def test_sampled_positives_of_the_rows_user_leave_its_softmax(self, tmp_path: Path) -> None:
+        s = Setup(tmp_path, MODELS["dssm"], masked=True)
+        s.model.eval()
+        raw = rows(6, n=12)
+        batch = s.parser(s.sampler.apply(raw, np.random.default_rng(6)))
+        with torch.no_grad():
+            user, item = s.model.user_tower_emb(batch), s.model.item_tower_emb(batch)
+            sim = s.model.predict(batch)["similarity"]
+        # a user's positives are the items of its category; every row masks those it shares
+        cates = raw.column("user_cate").to_numpy()
+        drawn = batch.sparse_features[NEG_DATA_GROUP]["item_id"].values()[12:]
+        masked = (drawn[None, :] % N_CATES).numpy() == cates[:, None]
+        assert masked.any() and not masked.all()
+        pairs = batch.additional_infos["masked_neg_indices"].long()
+        assert sorted(map(tuple, pairs.tolist())) == [tuple(x) for x in np.argwhere(masked).tolist()]
+        assert sim.shape == (12, 17)
+        assert torch.all(sim[:, 1:][torch.from_numpy(masked)] == torch.finfo(sim.dtype).min)
+        torch.testing.assert_close(sim[:, 1:][torch.from_numpy(~masked)], (user @ item[12:].T / 0.2)[torch.from_numpy(~masked)])
+        loss = s.model.loss({"similarity": sim}, batch)["softmax_cross_entropy"]
+        kept = [torch.cat([sim[r, :1], sim[r, 1:][torch.from_numpy(~masked[r])]]) for r in range(12)]
+        torch.testing.assert_close(loss, torch.stack([-torch.log_softmax(x, 0)[0] for x in kept]).mean())
 
     def test_recall_counts_the_positive_in_the_top_k(self, tmp_path: Path) -> None:
         head = HEAD + " train_metrics { recall_at_k { top_k: 2 } decay_rate: 0.5 decay_step: 1 }"

@@ -13,7 +13,8 @@ ran (predict and export see `__NEG__` features with B rows), and a model can dec
 time which group to read.
 
 The sampler's output is duck-typed (anything with `batch`, `negatives`, `hard_neg_indices`,
-`force_base_data_group` and `padded()`), so this package does not depend on rec-data.
+`force_base_data_group` and `padded()`; `masked_neg_indices` when it has them), so this
+package does not depend on rec-data.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HARD_NEG_INDICES",
+    "MASKED_NEG_INDICES",
     "SINGLE_INPUT_TYPES",
     "assign_data_groups",
     "data_group",
@@ -49,6 +51,8 @@ __all__ = [
 ]
 
 HARD_NEG_INDICES = "hard_neg_indices"
+# (batch row, sampled row) pairs a match model leaves out of that row's softmax
+MASKED_NEG_INDICES = "masked_neg_indices"
 # Feature types whose one input a sampled item row supplies on its own (reference §2.5).
 SINGLE_INPUT_TYPES = frozenset({"id_feature", "raw_feature", "tokenize_feature", "combine_feature"})
 # Samplers whose rows are not item negatives appended to a batch.
@@ -183,7 +187,7 @@ class _ExtendedColumns:
         return self._cache[name]
 
 
-def _hard_neg_tensor(indices: np.ndarray | None) -> torch.Tensor:
+def _index_pairs(indices: np.ndarray | None) -> torch.Tensor:
     if indices is None:
         return torch.zeros((0, 2), dtype=torch.int32)
     return torch.from_numpy(np.ascontiguousarray(np.asarray(indices, np.int32).reshape(-1, 2)))
@@ -193,14 +197,15 @@ def parse_grouped(parser: FeatureParser, data: Any) -> Batch:
     """Parse a sampler's output (or a plain batch whose features sit in several data groups).
 
     Labels, sample weights and reserved columns come from the B rows read; each data group
-    gets its own KeyedJaggedTensor / KeyedTensor; `additional_infos["hard_neg_indices"]` is
-    always set (int32 [H, 2]; H = 0 without hard negatives).
+    gets its own KeyedJaggedTensor / KeyedTensor; `additional_infos["hard_neg_indices"]` and
+    `["masked_neg_indices"]` are always set (int32 [H, 2]; H = 0 when the sampler gave none).
     """
     make = type(parser)
     sampled = is_sampled(data)
     rows = data.batch if sampled else data
     out = make([], parser.label_fields, parser.sample_weight_fields, parser.reserved_columns)(rows)
-    out.additional_infos[HARD_NEG_INDICES] = _hard_neg_tensor(data.hard_neg_indices if sampled else None)
+    out.additional_infos[HARD_NEG_INDICES] = _index_pairs(data.hard_neg_indices if sampled else None)
+    out.additional_infos[MASKED_NEG_INDICES] = _index_pairs(getattr(data, "masked_neg_indices", None) if sampled else None)
     row_cols = _columns(rows)
     if sampled and data.force_base_data_group:
         padded = data.padded()

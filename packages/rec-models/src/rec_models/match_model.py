@@ -4,7 +4,8 @@ The user tower reads `__BASE__` (B rows); with a negative sampler the item tower
 `__NEG__` / `__CNEG__` features of the B positive items followed by the N sampled ones.
 Each user row is scored against its positive and every sampled item, plus its own hard
 negatives (`hard_neg_indices`), and trained with softmax cross-entropy where the positive is
-class 0. With `in_batch_negative` every item row is a candidate for every user and user i's
+class 0; sampled items the sampler lists for a row (`masked_neg_indices`: positives of the
+row's user) are left out of that row's softmax. With `in_batch_negative` every item row is a candidate for every user and user i's
 positive is item i.
 
 The towers work alone (`user_tower_emb`, `item_tower_emb`, `MatchTowerWrapper`) so a tower
@@ -25,7 +26,7 @@ from torchrec.sparse.jagged_tensor import JaggedTensor, KeyedJaggedTensor, Keyed
 from rec_core.batch import BASE_DATA_GROUP, NEG_DATA_GROUP, Batch
 from rec_core.errors import ConfigError
 from rec_features.features.base import BaseFeature
-from rec_features.sampled import HARD_NEG_INDICES, data_group
+from rec_features.sampled import HARD_NEG_INDICES, MASKED_NEG_INDICES, data_group
 from rec_models.losses import create_loss, weighted_mean
 from rec_models.metrics import create_metric, create_train_metric
 from rec_models.model import BaseModel
@@ -48,6 +49,15 @@ def hard_negative_logits(user: torch.Tensor, hard_items: torch.Tensor, indices: 
     out = torch.full((user.size(0), width), torch.finfo(user.dtype).min, dtype=user.dtype, device=user.device)
     out[rows, slots] = (user[rows] * hard_items).sum(dim=1)
     return out
+
+
+@torch.fx.wrap
+def mask_pairs(logits: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """`logits` with [row, column] of every pair in `indices` ([M, 2]) set so low no softmax or top-k picks it."""
+    if indices.numel() == 0:
+        return logits
+    low = torch.full((indices.size(0),), torch.finfo(logits.dtype).min, dtype=logits.dtype, device=logits.device)
+    return logits.index_put((indices[:, 0].long(), indices[:, 1].long()), low)
 
 
 def feature_group(model_config: Any, name: str, where: str) -> Any:
@@ -163,7 +173,7 @@ class MatchModel(BaseModel):
             return pos
         hard = batch.additional_infos[HARD_NEG_INDICES]
         first_hard = item.size(0) - hard.size(0)
-        simple = user @ item[b:first_hard].T
+        simple = mask_pairs(user @ item[b:first_hard].T, batch.additional_infos[MASKED_NEG_INDICES])
         return torch.cat([pos, simple, hard_negative_logits(user, item[first_hard:], hard)], dim=1)
 
     def predict(self, batch: Batch) -> dict[str, torch.Tensor]:

@@ -27,7 +27,7 @@ class NegativeSampler(_message.Message):
     def __init__(self, input_path: _Optional[str] = ..., num_sample: _Optional[int] = ..., attr_fields: _Optional[_Iterable[str]] = ..., item_id_field: _Optional[str] = ..., attr_delimiter: _Optional[str] = ..., num_eval_sample: _Optional[int] = ..., field_delimiter: _Optional[str] = ..., item_id_delim: _Optional[str] = ...) -> None: ...
 
 class NegativeSamplerV2(_message.Message):
-    __slots__ = ("user_input_path", "item_input_path", "pos_edge_input_path", "num_sample", "attr_fields", "item_id_field", "user_id_field", "attr_delimiter", "num_eval_sample", "field_delimiter")
+    __slots__ = ("user_input_path", "item_input_path", "pos_edge_input_path", "num_sample", "attr_fields", "item_id_field", "user_id_field", "attr_delimiter", "num_eval_sample", "field_delimiter", "mask_user_positives")
     USER_INPUT_PATH_FIELD_NUMBER: _ClassVar[int]
     ITEM_INPUT_PATH_FIELD_NUMBER: _ClassVar[int]
     POS_EDGE_INPUT_PATH_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class NegativeSamplerV2(_message.Message):
     ATTR_DELIMITER_FIELD_NUMBER: _ClassVar[int]
     NUM_EVAL_SAMPLE_FIELD_NUMBER: _ClassVar[int]
     FIELD_DELIMITER_FIELD_NUMBER: _ClassVar[int]
+    MASK_USER_POSITIVES_FIELD_NUMBER: _ClassVar[int]
     user_input_path: str
     item_input_path: str
     pos_edge_input_path: str
@@ -48,7 +49,8 @@ class NegativeSamplerV2(_message.Message):
     attr_delimiter: str
     num_eval_sample: int
     field_delimiter: str
-    def __init__(self, user_input_path: _Optional[str] = ..., item_input_path: _Optional[str] = ..., pos_edge_input_path: _Optional[str] = ..., num_sample: _Optional[int] = ..., attr_fields: _Optional[_Iterable[str]] = ..., item_id_field: _Optional[str] = ..., user_id_field: _Optional[str] = ..., attr_delimiter: _Optional[str] = ..., num_eval_sample: _Optional[int] = ..., field_delimiter: _Optional[str] = ...) -> None: ...
+    mask_user_positives: bool
+    def __init__(self, user_input_path: _Optional[str] = ..., item_input_path: _Optional[str] = ..., pos_edge_input_path: _Optional[str] = ..., num_sample: _Optional[int] = ..., attr_fields: _Optional[_Iterable[str]] = ..., item_id_field: _Optional[str] = ..., user_id_field: _Optional[str] = ..., attr_delimiter: _Optional[str] = ..., num_eval_sample: _Optional[int] = ..., field_delimiter: _Optional[str] = ..., mask_user_positives: _Optional[bool] = ...) -> None: ...
 
 class HardNegativeSampler(_message.Message):
     __slots__ = ("user_input_path", "item_input_path", "hard_neg_edge_input_path", "num_sample", "num_hard_sample", "attr_fields", "item_id_field", "user_id_field", "attr_delimiter", "num_eval_sample", "field_delimiter")

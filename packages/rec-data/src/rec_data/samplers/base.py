@@ -3,12 +3,15 @@
 The convention between the dataset and the parser when data_config sets a sampler:
 
 - negative_sampler, negative_sampler_v2, hard_negative_sampler(_v2): the dataset calls
-  `parser(SampledBatch(batch, negatives, hard_neg_indices, force_base_data_group))`
+  `parser(SampledBatch(batch, negatives, hard_neg_indices, masked_neg_indices, force_base_data_group))`
   instead of `parser(batch)`. `negatives` has the sampler's attr_fields columns (cast to
   the types those columns have in `batch`) and one row per sampled item; a parser appends
   them after the B rows of the item-side features (features whose inputs are attr_fields),
   so those features have B + N rows. `hard_neg_indices` (int32 [H, 2]) says that the last
   H rows of `negatives` are hard negatives of batch row `[:, 0]`, slot `[:, 1]`.
+  `masked_neg_indices` (int32 [M, 2]; negative_sampler_v2 with mask_user_positives) lists
+  the (batch row, sampled row) pairs to leave out of that row's softmax: the sampled item is
+  a positive of the row's user.
 - tdm_sampler: the dataset calls `parser(expanded)` with a plain RecordBatch in which
   every batch row is followed (after all B of them) by its tree positives and negatives,
   user columns repeated and labels set to 1 / 0 (see TDMSampler).
@@ -37,6 +40,7 @@ class SampledBatch:
     batch: pa.RecordBatch
     negatives: pa.RecordBatch
     hard_neg_indices: np.ndarray | None = None
+    masked_neg_indices: np.ndarray | None = None
     # data_config.force_base_data_group: every feature goes to one group, so a parser pads
     # the user-side features of the N sampled rows (see padded()) instead of keeping a
     # separate B + N row group for the item-side ones.
@@ -72,6 +76,7 @@ class SamplerOutput:
 
     negatives: pa.RecordBatch
     hard_neg_indices: np.ndarray | None = None
+    masked_neg_indices: np.ndarray | None = None
     # TDM only: the tree positives (ancestors) and, for each positive / negative row, the
     # batch row it belongs to and its tree level.
     positives: pa.RecordBatch | None = None
@@ -155,7 +160,9 @@ class BaseSampler(ABC):
         """What the dataset hands to the parser for `batch` (see the module docstring)."""
         self.ensure_loaded()
         out = self.sample(batch, rng)
-        return SampledBatch(batch, out.negatives, out.hard_neg_indices, self.force_base_data_group)
+        return SampledBatch(
+            batch, out.negatives, out.hard_neg_indices, out.masked_neg_indices, self.force_base_data_group
+        )
 
 
 def take_rows(table: pa.Table, rows: np.ndarray) -> pa.RecordBatch:

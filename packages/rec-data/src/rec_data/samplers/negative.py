@@ -92,6 +92,37 @@ def draw_excluding(
     return rows
 
 
+def user_positive_pairs(edges: UserItemEdges, user_index: np.ndarray, neg_rows: np.ndarray) -> np.ndarray:
+    """int32 [M, 2], distinct, in no set order: every (batch row r, k) where sampled item row
+    `neg_rows[k]` is a positive of row r's user (`user_index[r]`, -1: a user without edges).
+
+    Looks each row's distinct positives up among the sampled rows, so the cost follows the
+    rows' edge counts (plus one table-sized lookup array) rather than B x N.
+    """
+    if not len(edges.keys) or not len(neg_rows):
+        return np.empty((0, 2), np.int32)
+    # a user's distinct edges are the keys in [user * num_items, (user + 1) * num_items)
+    base = np.where(user_index >= 0, user_index, len(edges.users) + 1) * edges.num_items
+    first = np.searchsorted(edges.keys, base)
+    count = np.searchsorted(edges.keys, base + edges.num_items) - first
+    row_of = np.repeat(np.arange(len(user_index)), count)
+    positives = edges.keys[np.repeat(first - (np.cumsum(count) - count), count) + np.arange(count.sum())]
+    positives -= np.repeat(base, count)
+    drawn, inverse, copies = np.unique(neg_rows, return_inverse=True, return_counts=True)
+    # item row -> index in `drawn` (-1: not drawn); a table-sized lookup is far faster than a
+    # binary search of every positive
+    which = np.full(edges.num_items, -1, np.int64)
+    which[drawn] = np.arange(len(drawn))
+    at = which[positives]
+    hit = np.flatnonzero(at >= 0)
+    # the slots of each distinct drawn row, grouped by that row
+    slots = np.argsort(inverse, kind="stable")
+    start = np.cumsum(copies) - copies
+    n = copies[at[hit]]
+    slot = slots[np.repeat(start[at[hit]] - (np.cumsum(n) - n), n) + np.arange(n.sum())]
+    return np.stack([np.repeat(row_of[hit], n), slot], axis=1).astype(np.int32)
+
+
 class NegativeSamplerV2(BaseSampler):
     """Like negative_sampler, but a negative drawn for a batch row is never one of that row's
     user's positives (user → item edges of pos_edge_input_path).
@@ -99,7 +130,9 @@ class NegativeSamplerV2(BaseSampler):
     As in TorchEasyRec, ceil(num_sample / B) negatives are drawn per batch row and the first
     num_sample kept, so negative k was drawn for batch row k // ceil(num_sample / B); all
     negatives are still shared by the whole batch. The user table (user_input_path) must
-    exist; positives come from the edge table alone.
+    exist; positives come from the edge table alone. With `mask_user_positives` the output
+    also lists every (row, negative) pair whose negative is a positive of the row's user
+    (`masked_neg_indices`), for match models to leave out of that row's softmax.
     """
 
     config_name = "negative_sampler_v2"
@@ -122,14 +155,12 @@ class NegativeSamplerV2(BaseSampler):
         src, dst, w = edge_arrays(c.pos_edge_input_path, c.field_delimiter, "positive edge table")
         self._t_pos = UserItemEdges.build(src, dst, w, self._t_items)
 
-    def draw_negative_rows(self, batch: pa.RecordBatch, rng: np.random.Generator, n: int) -> np.ndarray:
-        ids, valid = int_ids(batch, self.config.user_id_field, self.config_name)
-        users = self._t_pos.user_index(ids, valid)
-        owners = owners_for(batch.num_rows, n)
-        return draw_excluding(self._t_draw, self._t_items.weights, owners, users, self._t_pos, rng, ids)
-
     def sample(self, batch: pa.RecordBatch, rng: np.random.Generator) -> SamplerOutput:
         self.ensure_loaded()
-        rows = self.draw_negative_rows(batch, rng, self.num_sample)
+        ids, valid = int_ids(batch, self.config.user_id_field, self.config_name)
+        users = self._t_pos.user_index(ids, valid)
+        owners = owners_for(batch.num_rows, self.num_sample)
+        rows = draw_excluding(self._t_draw, self._t_items.weights, owners, users, self._t_pos, rng, ids)
         typed = self._t_items.typed(batch.schema, self.multival_sep)
-        return SamplerOutput(take_rows(typed, rows))
+        masked = user_positive_pairs(self._t_pos, users, rows) if self.config.mask_user_positives else None
+        return SamplerOutput(take_rows(typed, rows), masked_neg_indices=masked)
