@@ -98,7 +98,7 @@ RANKING_METRICS = {"auc": "auc", "logloss": "binary_cross_entropy"}
 # data set -> (conversion script, a file it writes last)
 PREPARE = {
     "frappe_x1": ("examples/frappe/prepare_data.py", "test.parquet"),
-    "ml1m_lcfn": ("examples/ml1m/prepare_data.py", "test.parquet"),
+    "ml1m_lcfn": ("examples/ml1m/prepare_data.py", "train_edges.txt"),
     "ml100k": ("examples/ml100k/prepare_data.py", "items.txt"),
     "aliccp_sample": ("examples/aliccp/prepare_data.py", "test.parquet"),
     "taobao_easyrec": ("examples/taobao/prepare_data.py", "test.parquet"),

@@ -8,8 +8,10 @@ Reads from --data_dir:
 
 Writes to --output_dir `train.parquet`, `valid.parquet` and `test.parquet`, one row per
 (user, item) interaction with int64 columns `user_id`, `item_id` and `label` (always 1: every row
-is a positive), and `items.txt`, the item table of rec's negative samplers (`id weight feature`,
-tab-separated with a header, every weight 1: uniform negatives). The train rows are shuffled with
+is a positive); `items.txt`, the item table of rec's negative samplers (`id weight feature`,
+tab-separated with a header, every weight 1: uniform negatives); and for negative_sampler_v2
+`users.txt` (`id weight`) and `train_edges.txt` (`userid itemid weight`, one edge per train
+interaction: each user's known positives). The train rows are shuffled with
 --seed (the source lists them user by user, which in-batch negatives must not see); valid and
 test keep the source order.
 
@@ -127,7 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     with open(out / "items.txt", "w") as f:
         f.write("id\tweight\tfeature\n")
         f.writelines(f"{i}\t1\t{i}\n" for i in range(num_items))
-    print(f"{num_users} users, {num_items} items; item table -> {out / 'items.txt'}")
+    with open(out / "users.txt", "w") as f:
+        f.write("id\tweight\n")
+        f.writelines(f"{u}\t1\n" for u in range(num_users))
+    with open(out / "train_edges.txt", "w") as f:
+        f.write("userid\titemid\tweight\n")
+        f.writelines(f"{u}\t{i}\t1\n" for u, items in enumerate(splits["train"]) for i in items)
+    print(f"{num_users} users, {num_items} items; sampler tables -> {out}/items.txt, users.txt, train_edges.txt")
     return 0
 
 
