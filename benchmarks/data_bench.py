@@ -226,6 +226,9 @@ def _bench_samplers(n_items: int, n_users: int, batch: int, seconds: float) -> l
             "negative_sampler_v2": sampler_pb2.NegativeSamplerV2(
                 user_input_path=t["users"], item_input_path=t["items"], pos_edge_input_path=t["pos"],
                 num_sample=batch, user_id_field="user_id", **common),
+            "negative_sampler_v2 masked": sampler_pb2.NegativeSamplerV2(
+                user_input_path=t["users"], item_input_path=t["items"], pos_edge_input_path=t["pos"],
+                num_sample=batch, user_id_field="user_id", mask_user_positives=True, **common),
             "hard_negative_sampler": sampler_pb2.HardNegativeSampler(
                 user_input_path=t["users"], item_input_path=t["items"], hard_neg_edge_input_path=t["hard"],
                 num_sample=batch, num_hard_sample=5, user_id_field="user_id", **common),
@@ -241,7 +244,7 @@ def _bench_samplers(n_items: int, n_users: int, batch: int, seconds: float) -> l
         item_ids = np.arange(2**depth) + 1000  # the TDM leaves; any item for the others
         for name, message in cases.items():
             data = data_pb2.DataConfig(dataset_type=data_pb2.ParquetDataset, label_fields=["clk"])
-            getattr(data, name).CopyFrom(message)
+            getattr(data, name.split()[0]).CopyFrom(message)
             sampler = create_sampler(data, "train")
             users = rng.integers(0, n_users, batch)
             rows = pa.record_batch({

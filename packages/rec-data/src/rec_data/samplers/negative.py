@@ -93,28 +93,32 @@ def draw_excluding(
 
 
 def user_positive_pairs(edges: UserItemEdges, user_index: np.ndarray, neg_rows: np.ndarray) -> np.ndarray:
-    """int32 [M, 2], distinct, in no set order: every (batch row r, k) where sampled item row
-    `neg_rows[k]` is a positive of row r's user (`user_index[r]`, -1: a user without edges).
+    """int32 [M, 2], in no set order: every (batch row r, k) where sampled item row `neg_rows[k]`
+    is a positive of row r's user (`user_index[r]`, -1: a user without edges); a pair repeats
+    when the edge table repeats the edge.
 
     Looks each row's distinct positives up among the sampled rows, so the cost follows the
-    rows' edge counts (plus one table-sized lookup array) rather than B x N.
+    rows' edge counts rather than B x N.
     """
-    if not len(edges.keys) or not len(neg_rows):
+    if not len(edges.users) or not len(neg_rows):
         return np.empty((0, 2), np.int32)
-    # a user's distinct edges are the keys in [user * num_items, (user + 1) * num_items)
-    base = np.where(user_index >= 0, user_index, len(edges.users) + 1) * edges.num_items
-    first = np.searchsorted(edges.keys, base)
-    count = np.searchsorted(edges.keys, base + edges.num_items) - first
+    known = user_index >= 0
+    user = np.where(known, user_index, 0)
+    first = edges.offsets[user]
+    count = np.where(known, edges.offsets[user + 1] - first, 0)
     row_of = np.repeat(np.arange(len(user_index)), count)
-    positives = edges.keys[np.repeat(first - (np.cumsum(count) - count), count) + np.arange(count.sum())]
-    positives -= np.repeat(base, count)
+    positives = edges.items[np.repeat(first - (np.cumsum(count) - count), count) + np.arange(count.sum())]
     drawn, inverse, copies = np.unique(neg_rows, return_inverse=True, return_counts=True)
-    # item row -> index in `drawn` (-1: not drawn); a table-sized lookup is far faster than a
-    # binary search of every positive
-    which = np.full(edges.num_items, -1, np.int64)
-    which[drawn] = np.arange(len(drawn))
-    at = which[positives]
-    hit = np.flatnonzero(at >= 0)
+    if edges.num_items <= 4 * len(positives):
+        # item row -> index in `drawn` (-1: not drawn): with many positives per item, one
+        # table-sized lookup is far faster than a binary search per positive
+        which = np.full(edges.num_items, -1, np.int64)
+        which[drawn] = np.arange(len(drawn))
+        at = which[positives]
+        hit = np.flatnonzero(at >= 0)
+    else:
+        at = np.minimum(np.searchsorted(drawn, positives), len(drawn) - 1)
+        hit = np.flatnonzero(drawn[at] == positives)
     # the slots of each distinct drawn row, grouped by that row
     slots = np.argsort(inverse, kind="stable")
     start = np.cumsum(copies) - copies
