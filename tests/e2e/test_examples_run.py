@@ -41,17 +41,13 @@ def synth(config: Path, cache: dict[tuple[Path, tuple[str, ...]], Path], tmp: py
 
 
 def sampler_edits(config: Path, data: Path, out: Path) -> dict[str, str]:
-    """Sampler tables in `out` for the config's negative sampler (if any): a uniform item table
-    (each item id of the data with the attr_fields of its first row, list values joined by rec's
-    multi-value separator) and, for negative_sampler_v2, the user table and the data's
-    (user, item) pairs as positive edges."""
+    """A uniform item table for the config's negative sampler (if any): each item id of the data
+    with the attr_fields of its first row (list values joined by rec's multi-value separator)."""
     data_config = load_pipeline_config(str(config)).data_config
-    kind = data_config.WhichOneof("sampler")
-    if kind not in ("negative_sampler", "negative_sampler_v2"):
+    if not data_config.HasField("negative_sampler"):
         return {}
-    sampler = getattr(data_config, kind)
-    users = [sampler.user_id_field] if kind == "negative_sampler_v2" else []
-    table = pq.read_table(data, columns=list(dict.fromkeys([sampler.item_id_field, *sampler.attr_fields, *users])))
+    sampler = data_config.negative_sampler
+    table = pq.read_table(data, columns=list(dict.fromkeys([sampler.item_id_field, *sampler.attr_fields])))
     ids = table.column(sampler.item_id_field).to_pylist()
     first = {item: row for row, item in reversed(list(enumerate(ids)))}
     attrs = {name: table.column(name).to_pylist() for name in sampler.attr_fields}
@@ -60,15 +56,8 @@ def sampler_edits(config: Path, data: Path, out: Path) -> dict[str, str]:
         return data_config.fg_encoded_multival_sep.join(map(str, value)) if isinstance(value, list) else str(value)
 
     rows = [f"{item}\t1\t{sampler.attr_delimiter.join(text(attrs[n][row]) for n in sampler.attr_fields)}\n" for item, row in first.items()]
-    (out / "items.txt").write_text("id\tweight\tfeature\n" + "".join(rows))
-    if kind == "negative_sampler":
-        return {"data_config.negative_sampler.input_path": str(out / "items.txt")}
-    user_ids = table.column(sampler.user_id_field).to_pylist()
-    (out / "users.txt").write_text("id\tweight\n" + "".join(f"{u}\t1\n" for u in sorted(set(user_ids))))
-    (out / "edges.txt").write_text("userid\titemid\tweight\n" + "".join(f"{u}\t{i}\t1\n" for u, i in zip(user_ids, ids)))
-    where = "data_config.negative_sampler_v2."
-    return {where + "item_input_path": str(out / "items.txt"), where + "user_input_path": str(out / "users.txt"),
-            where + "pos_edge_input_path": str(out / "edges.txt")}
+    out.write_text("id\tweight\tfeature\n" + "".join(rows))
+    return {"data_config.negative_sampler.input_path": str(out)}
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
@@ -78,7 +67,7 @@ def test_example_trains_and_evaluates(
     data = synth(config, folder_data, tmp_path_factory)
     # one epoch of STEPS batches: the configs count in epochs
     edits = {"train_config.num_epochs": 1, "data_config.batch_size": BATCH, "data_config.num_workers": 0}
-    edits.update(sampler_edits(config, data, tmp_path))
+    edits.update(sampler_edits(config, data, tmp_path / "items.txt"))
     model_dir = tmp_path / "model"
     trained = rec(
         "rec_dist.cli.train", "--pipeline_config_path", str(config), "--edit_config_json", json.dumps(edits),
