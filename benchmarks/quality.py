@@ -339,8 +339,10 @@ def main() -> None:
             "reference_source": spec.source,
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "seed": args.seed,
+            # per model: models run one at a time may run on different machines
+            "hardware": hardware(),
+            "python": platform.python_version(),
         }
-        report.update(hardware=hardware(), python=platform.python_version())
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n")
         log(f"wrote {out}")
