@@ -16,7 +16,7 @@ from rec_data.samplers import SampledBatch, create_sampler
 from rec_data.samplers.hard_negative import HardNegativeSampler, HardNegativeSamplerV2
 from rec_data.samplers.negative import NegativeSampler, NegativeSamplerV2, owners_for, user_positive_pairs
 from rec_data.loader import create_dataloader
-from rec_data.samplers.tables import ItemTable, UserItemEdges
+from rec_data.samplers.tables import ItemTable, UserItemEdges, concat_ranges
 from rec_data.samplers.tdm import TDMSampler
 
 N_ITEMS = 20
@@ -160,21 +160,29 @@ def ten_items(tmp_path_factory: pytest.TempPathFactory) -> ItemTable:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    edges=st.sets(st.tuples(st.integers(0, 5), st.integers(0, 9)), max_size=40),
+    edges=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 9)), max_size=40),
     users=st.lists(st.integers(-1, 6), max_size=12),
     drawn=st.lists(st.integers(0, 9), max_size=25),
 )
 def test_user_positive_pairs_match_a_brute_force_scan(ten_items: ItemTable, edges, users, drawn) -> None:  # type: ignore[no-untyped-def]
-    pairs = sorted(edges)
-    src = np.array([u for u, _ in pairs], np.int64)
-    dst = np.array([i for _, i in pairs], np.int64)
+    # every edge twice: edge tables may repeat an edge, and the pairs must still be distinct
+    src = np.array([u for u, _ in edges * 2], np.int64)
+    dst = np.array([i for _, i in edges * 2], np.int64)
     index = UserItemEdges.build(src, dst, np.ones(len(src)), ten_items)
     user_ids = np.array(users, np.int64)
     user_index = index.user_index(user_ids, user_ids >= 0)
     # drawn item ids -> their rows in the table, as the sampler hands them over
     got = user_positive_pairs(index, user_index, ten_items.rows(np.array(drawn, np.int64)))
-    expected = [[r, k] for r, u in enumerate(users) for k, item in enumerate(drawn) if (u, item) in edges]
+    expected = [[r, k] for r, u in enumerate(users) for k, item in enumerate(drawn) if (u, item) in set(edges)]
     assert got.shape == (len(expected), 2) and sorted(got.tolist()) == expected
+
+
+@given(st.lists(st.tuples(st.integers(-50, 50), st.integers(0, 6)), max_size=12))
+def test_concat_ranges_is_the_concatenated_aranges(spans) -> None:  # type: ignore[no-untyped-def]
+    starts = np.array([s for s, _ in spans], np.int64)
+    lengths = np.array([n for _, n in spans], np.int64)
+    expected = [i for s, n in spans for i in range(s, s + n)]
+    assert concat_ranges(starts, lengths).tolist() == expected
 
 
 def test_v2_user_with_only_positives_is_an_error(tmp_path: Path, items: str) -> None:

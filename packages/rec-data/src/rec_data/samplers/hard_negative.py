@@ -8,7 +8,7 @@ import pyarrow as pa
 from rec_data.paths import expand_input_path
 from rec_data.samplers.base import BaseSampler, SamplerOutput, take_rows
 from rec_data.samplers.negative import _weighted, draw_excluding, owners_for
-from rec_data.samplers.tables import ItemTable, UserItemEdges, edge_arrays, int_ids
+from rec_data.samplers.tables import ItemTable, UserItemEdges, concat_ranges, edge_arrays, int_ids
 
 
 def pick_hard(
@@ -27,17 +27,16 @@ def pick_hard(
     u = user_index[rows]
     starts = edges.offsets[u]
     lengths = edges.offsets[u + 1] - starts
-    total = int(lengths.sum())
     # Edge positions of every batch row's user, row after row.
-    first = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    edge = np.repeat(starts, lengths) + (np.arange(total) - first)
+    edge = concat_ranges(starts, lengths)
     owner = np.repeat(rows, lengths)
     # Weighted sampling without replacement: the k largest log(w) + Gumbel noise per row.
     with np.errstate(divide="ignore"):
-        key = np.log(edges.weights[edge]) + rng.gumbel(size=total)
+        key = np.log(edges.weights[edge]) + rng.gumbel(size=len(edge))
     order = np.lexsort((-key, owner))
     owner, edge = owner[order], edge[order]
-    slot = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    # rank within the row, now that each row's edges are ordered by key
+    slot = concat_ranges(np.zeros(len(lengths), np.int64), lengths)
     keep = slot < k
     return edges.items[edge[keep]], owner[keep], slot[keep]
 

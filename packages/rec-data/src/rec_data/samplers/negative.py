@@ -11,7 +11,7 @@ from rec_core.errors import DataError
 
 from rec_data.paths import expand_input_path
 from rec_data.samplers.base import BaseSampler, SamplerOutput, take_rows
-from rec_data.samplers.tables import ItemTable, UserItemEdges, WeightedIndex, edge_arrays, int_ids
+from rec_data.samplers.tables import ItemTable, UserItemEdges, WeightedIndex, concat_ranges, edge_arrays, int_ids
 
 # Rounds of vectorised redrawing before the rows still hitting a positive are drawn exactly.
 _REJECTION_ROUNDS = 16
@@ -93,21 +93,20 @@ def draw_excluding(
 
 
 def user_positive_pairs(edges: UserItemEdges, user_index: np.ndarray, neg_rows: np.ndarray) -> np.ndarray:
-    """int32 [M, 2], in no set order: every (batch row r, k) where sampled item row `neg_rows[k]`
-    is a positive of row r's user (`user_index[r]`, -1: a user without edges); a pair repeats
-    when the edge table repeats the edge.
+    """int32 [M, 2], distinct, in no set order: every (batch row r, k) where sampled item row
+    `neg_rows[k]` is a positive of row r's user (`user_index[r]`, -1: a user without edges).
 
     Looks each row's distinct positives up among the sampled rows, so the cost follows the
     rows' edge counts rather than B x N.
     """
-    if not len(edges.users) or not len(neg_rows):
+    if not len(edges.keys) or not len(neg_rows):
         return np.empty((0, 2), np.int32)
     known = user_index >= 0
     user = np.where(known, user_index, 0)
-    first = edges.offsets[user]
-    count = np.where(known, edges.offsets[user + 1] - first, 0)
+    first = edges.key_offsets[user]
+    count = np.where(known, edges.key_offsets[user + 1] - first, 0)
     row_of = np.repeat(np.arange(len(user_index)), count)
-    positives = edges.items[np.repeat(first - (np.cumsum(count) - count), count) + np.arange(count.sum())]
+    positives = edges.keys[concat_ranges(first, count)] % edges.num_items
     drawn, inverse, copies = np.unique(neg_rows, return_inverse=True, return_counts=True)
     if edges.num_items <= 4 * len(positives):
         # item row -> index in `drawn` (-1: not drawn): with many positives per item, one
@@ -121,9 +120,8 @@ def user_positive_pairs(edges: UserItemEdges, user_index: np.ndarray, neg_rows: 
         hit = np.flatnonzero(drawn[at] == positives)
     # the slots of each distinct drawn row, grouped by that row
     slots = np.argsort(inverse, kind="stable")
-    start = np.cumsum(copies) - copies
     n = copies[at[hit]]
-    slot = slots[np.repeat(start[at[hit]] - (np.cumsum(n) - n), n) + np.arange(n.sum())]
+    slot = slots[concat_ranges((np.cumsum(copies) - copies)[at[hit]], n)]
     return np.stack([np.repeat(row_of[hit], n), slot], axis=1).astype(np.int32)
 
 

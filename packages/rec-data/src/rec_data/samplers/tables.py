@@ -272,6 +272,8 @@ class UserItemEdges:
     num_items: int
     # Sorted, distinct user_index * num_items + item row of every edge (set by build).
     keys: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    # users[i]'s distinct edges are keys[key_offsets[i]:key_offsets[i+1]] (set by build).
+    key_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
 
     @classmethod
     def build(cls, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, items: ItemTable) -> UserItemEdges:
@@ -288,6 +290,7 @@ class UserItemEdges:
         user_of_edge = np.repeat(np.arange(len(users)), np.diff(offsets))
         keys = user_of_edge * edges.num_items + edges.items
         edges.keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+        edges.key_offsets = np.searchsorted(edges.keys, np.arange(len(users) + 1) * edges.num_items)
         return edges
 
     def user_index(self, ids: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -311,3 +314,9 @@ class UserItemEdges:
         if user_index < 0:
             return np.empty(0, np.int64)
         return self.items[self.offsets[user_index] : self.offsets[user_index + 1]]
+
+
+def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """arange(s, s + n) for every (s, n) of `starts` and `lengths`, concatenated."""
+    lengths = np.asarray(lengths, np.int64)
+    return np.repeat(np.asarray(starts, np.int64) - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
