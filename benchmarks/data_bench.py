@@ -221,16 +221,13 @@ def _bench_samplers(n_items: int, n_users: int, batch: int, seconds: float) -> l
         attrs = ["item_id", "cate", "brand"]
         common = dict(attr_fields=attrs, item_id_field="item_id")
         depth = int(t["depth"])
-        v2 = sampler_pb2.NegativeSamplerV2(
-            user_input_path=t["users"], item_input_path=t["items"], pos_edge_input_path=t["pos"],
-            num_sample=batch, user_id_field="user_id", **common)
-        masked = sampler_pb2.NegativeSamplerV2(mask_user_positives=True)
-        masked.MergeFrom(v2)
+        v2 = dict(user_input_path=t["users"], item_input_path=t["items"], pos_edge_input_path=t["pos"],
+                  num_sample=batch, user_id_field="user_id", **common)
         # "<DataConfig sampler field>[ <variant>]"
         cases = {
             "negative_sampler": sampler_pb2.NegativeSampler(input_path=t["items"], num_sample=batch, **common),
-            "negative_sampler_v2": v2,
-            "negative_sampler_v2 masked": masked,
+            "negative_sampler_v2": sampler_pb2.NegativeSamplerV2(**v2),
+            "negative_sampler_v2 masked": sampler_pb2.NegativeSamplerV2(mask_user_positives=True, **v2),
             "hard_negative_sampler": sampler_pb2.HardNegativeSampler(
                 user_input_path=t["users"], item_input_path=t["items"], hard_neg_edge_input_path=t["hard"],
                 num_sample=batch, num_hard_sample=5, user_id_field="user_id", **common),

@@ -173,7 +173,8 @@ def test_user_positive_pairs_match_a_brute_force_scan(ten_items: ItemTable, edge
     user_index = index.user_index(user_ids, user_ids >= 0)
     # drawn item ids -> their rows in the table, as the sampler hands them over
     got = user_positive_pairs(index, user_index, ten_items.rows(np.array(drawn, np.int64)))
-    expected = [[r, k] for r, u in enumerate(users) for k, item in enumerate(drawn) if (u, item) in set(edges)]
+    distinct = set(edges)
+    expected = [[r, k] for r, u in enumerate(users) for k, item in enumerate(drawn) if (u, item) in distinct]
     assert got.shape == (len(expected), 2) and sorted(got.tolist()) == expected
 
 

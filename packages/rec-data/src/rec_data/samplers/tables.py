@@ -270,10 +270,8 @@ class UserItemEdges:
     items: np.ndarray  # item table rows, grouped by user
     weights: np.ndarray
     num_items: int
-    # Sorted, distinct user_index * num_items + item row of every edge (set by build).
-    keys: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    # users[i]'s distinct edges are keys[key_offsets[i]:key_offsets[i+1]] (set by build).
-    key_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    keys: np.ndarray  # sorted, distinct user_index * num_items + item row of every edge
+    key_offsets: np.ndarray  # users[i]'s distinct edges are keys[key_offsets[i]:key_offsets[i+1]]
 
     @classmethod
     def build(cls, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, items: ItemTable) -> UserItemEdges:
@@ -285,13 +283,12 @@ class UserItemEdges:
         starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]]) if len(src) else np.empty(0, np.int64)
         users = src[starts]
         offsets = np.append(starts, len(src)).astype(np.int64)
-        edges = cls(users, offsets, rows.astype(np.int64), weight, len(items))
+        rows = rows.astype(np.int64)
         # Sorted (user, item) keys for membership tests; the edges are sorted that way already.
-        user_of_edge = np.repeat(np.arange(len(users)), np.diff(offsets))
-        keys = user_of_edge * edges.num_items + edges.items
-        edges.keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
-        edges.key_offsets = np.searchsorted(edges.keys, np.arange(len(users) + 1) * edges.num_items)
-        return edges
+        keys = np.repeat(np.arange(len(users)), np.diff(offsets)) * len(items) + rows
+        keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+        key_offsets = np.searchsorted(keys, np.arange(len(users) + 1) * len(items))
+        return cls(users, offsets, rows, weight, len(items), keys, key_offsets)
 
     def user_index(self, ids: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Index into `users` of each id; -1 for ids without edges (or invalid)."""
